@@ -1,0 +1,226 @@
+"""The model manifest (``models/models.toml``) as typed, validated specs."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+SourceKind = Literal["pypi", "hf", "path", "remote"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+FLAGS = {
+    "US": "🇺🇸", "CN": "🇨🇳", "FR": "🇫🇷", "GB": "🇬🇧", "DE": "🇩🇪", "CA": "🇨🇦",
+    "AE": "🇦🇪", "IL": "🇮🇱", "JP": "🇯🇵", "KR": "🇰🇷", "IN": "🇮🇳",
+}
+COUNTRY_NAMES = {
+    "US": "United States", "CN": "China", "FR": "France", "GB": "United Kingdom",
+    "DE": "Germany", "CA": "Canada", "AE": "United Arab Emirates", "IL": "Israel",
+    "JP": "Japan", "KR": "South Korea", "IN": "India",
+}
+
+
+class ManifestError(ValueError):
+    """The manifest is wrong; the message names the entry and the fix."""
+
+
+class UnknownModelError(KeyError):
+    def __init__(self, model_id: str, known: list[str]) -> None:
+        super().__init__(model_id)
+        self.model_id = model_id
+        self.known = known
+
+    def __str__(self) -> str:
+        return f"unknown model {self.model_id!r}; known models: {', '.join(self.known)}"
+
+
+@dataclass(frozen=True)
+class PypiPart:
+    package: str
+    version: str
+    member: str  # path of the file inside the wheel
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: SourceKind
+    parts: tuple[PypiPart, ...] = ()
+    repo: str = ""  # hf
+    filename: str = ""  # hf
+    revision: str = ""  # hf
+    path: str = ""  # path
+    base_url: str = ""  # remote
+    model: str = ""  # remote: the server's model name
+    api_key_env: str = ""  # remote
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    name: str
+    organisation: str
+    country: str
+    family: str
+    licence: str
+    source: Source
+    file: str = ""
+    sha256: str = ""
+    size: int = 0
+    chat_format: str = "gguf"
+    default: bool = False
+    n_ctx: int = 2048
+    max_tokens: int = 256
+    timeout_seconds: float = 120.0
+    temperature: float = 0.0
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    manifest_dir: Path = field(default=Path("."), compare=False)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.source.kind == "remote"
+
+    @property
+    def flag(self) -> str:
+        return FLAGS.get(self.country, "🏳️")
+
+    @property
+    def country_name(self) -> str:
+        return COUNTRY_NAMES.get(self.country, self.country)
+
+    @property
+    def template_name(self) -> str | None:
+        """The completion template for base models (``template:NAME``), else None."""
+        if self.chat_format.startswith("template:"):
+            return self.chat_format.split(":", 1)[1]
+        return None
+
+    def local_path(self, models_dir: Path) -> Path:
+        """Where the verified GGUF file lives."""
+        if self.source.kind == "path":
+            p = Path(self.source.path).expanduser()
+            return p if p.is_absolute() else (self.manifest_dir / p).resolve()
+        return models_dir / self.file
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: tuple[ModelSpec, ...]
+    path: Path
+
+    def get(self, model_id: str) -> ModelSpec:
+        for m in self.models:
+            if m.id == model_id:
+                return m
+        raise UnknownModelError(model_id, [m.id for m in self.models])
+
+    def defaults(self) -> list[ModelSpec]:
+        return [m for m in self.models if m.default] or list(self.models)
+
+    def select(self, ids: list[str] | tuple[str, ...] | None) -> list[ModelSpec]:
+        """The specs for ``ids`` (in that order, duplicates dropped), or the defaults."""
+        if not ids:
+            return self.defaults()
+        seen: dict[str, ModelSpec] = {}
+        for model_id in ids:
+            seen.setdefault(model_id, self.get(model_id))
+        return list(seen.values())
+
+
+def _source(entry_id: str, raw: dict) -> Source:
+    kind = raw.get("kind")
+    where = f"model {entry_id!r}: [models.source]"
+    if kind == "pypi":
+        parts = raw.get("parts") or []
+        if not parts:
+            raise ManifestError(f"{where} kind 'pypi' needs a non-empty 'parts' list")
+        try:
+            pp = tuple(PypiPart(p["package"], str(p["version"]), p["member"]) for p in parts)
+        except (KeyError, TypeError) as exc:
+            raise ManifestError(
+                f"{where} each part needs package, version, member ({exc})") from None
+        return Source("pypi", parts=pp)
+    if kind == "hf":
+        if not raw.get("repo") or not raw.get("filename"):
+            raise ManifestError(f"{where} kind 'hf' needs 'repo' and 'filename'")
+        return Source("hf", repo=raw["repo"], filename=raw["filename"],
+                      revision=str(raw.get("revision", "")))
+    if kind == "path":
+        if not raw.get("path"):
+            raise ManifestError(f"{where} kind 'path' needs 'path'")
+        return Source("path", path=str(raw["path"]))
+    if kind == "remote":
+        if not raw.get("base_url"):
+            raise ManifestError(f"{where} kind 'remote' needs 'base_url' (e.g. http://host:8080/v1)")
+        return Source("remote", base_url=str(raw["base_url"]).rstrip("/"),
+                      model=str(raw.get("model", entry_id)),
+                      api_key_env=str(raw.get("api_key_env", "")))
+    raise ManifestError(f"{where} 'kind' must be one of pypi, hf, path, remote (got {kind!r})")
+
+
+_NUMERIC = {"n_ctx": int, "max_tokens": int, "timeout_seconds": float, "temperature": float,
+            "top_p": float, "repeat_penalty": float, "seed": int, "size": int}
+
+
+def parse_manifest(text: str, path: Path) -> Catalog:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path} is not valid TOML: {exc}") from None
+    entries = data.get("models")
+    if not isinstance(entries, list) or not entries:
+        raise ManifestError(f"{path}: no [[models]] entries")
+    specs: list[ModelSpec] = []
+    for i, raw in enumerate(entries):
+        mid = raw.get("id")
+        if not isinstance(mid, str) or not _ID.match(mid):
+            raise ManifestError(f"{path}: entry {i + 1}: 'id' must be lowercase letters, digits, "
+                                f"'.', '_' or '-' (got {mid!r})")
+        if any(s.id == mid for s in specs):
+            raise ManifestError(f"{path}: model id {mid!r} appears twice")
+        for key in ("name", "organisation", "country"):
+            if not raw.get(key):
+                raise ManifestError(f"{path}: model {mid!r} needs {key!r}")
+        source = _source(mid, raw.get("source") or {})
+        sha = str(raw.get("sha256", "")).lower()
+        if source.kind != "remote":
+            if not _SHA256.match(sha):
+                raise ManifestError(
+                    f"{path}: model {mid!r}: 'sha256' must be 64 hex digits (got {sha!r}); "
+                    f"compute it with: sha256sum FILE.gguf")
+            if source.kind != "path" and not raw.get("file"):
+                raise ManifestError(f"{path}: model {mid!r} needs 'file' (its name under models/)")
+        chat_format = str(raw.get("chat_format", "gguf"))
+        if chat_format != "gguf" and not chat_format.startswith("template:"):
+            raise ManifestError(f"{path}: model {mid!r}: chat_format must be 'gguf' or "
+                                f"'template:NAME' (got {chat_format!r})")
+        kwargs = {}
+        for key, cast in _NUMERIC.items():
+            if key in raw:
+                try:
+                    kwargs[key] = cast(raw[key])
+                except (TypeError, ValueError):
+                    raise ManifestError(
+                        f"{path}: model {mid!r}: {key!r} must be a number") from None
+        specs.append(ModelSpec(
+            id=mid, name=raw["name"], organisation=raw["organisation"],
+            country=str(raw["country"]).upper(), family=str(raw.get("family", "")),
+            licence=str(raw.get("licence", "")), source=source, file=str(raw.get("file", "")),
+            sha256=sha, chat_format=chat_format, default=bool(raw.get("default", False)),
+            stop=tuple(raw.get("stop", ())), manifest_dir=path.parent, **kwargs,
+        ))
+    return Catalog(tuple(specs), path)
+
+
+def load_catalog(path: Path) -> Catalog:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"model manifest {path} does not exist") from None
+    return parse_manifest(text, path)

@@ -1,0 +1,329 @@
+"""The ``parallax`` command line: ask, chat, models, judge, eval-detector, export, bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from bot.catalog import ManifestError, UnknownModelError, load_catalog
+from bot.config import ConfigError, Settings, load_settings
+from bot.fetch import ModelFileError, pull, status
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+class _Ctx:
+    def __init__(self, config: Path | None, overrides: dict[str, Any]) -> None:
+        self.config = config
+        self.overrides = overrides
+
+    def settings(self, **more: Any) -> Settings:
+        try:
+            return load_settings(self.config, **{**self.overrides, **more})
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(path_type=Path), help="TOML settings file.")
+@click.option("--db", type=click.Path(path_type=Path), help="SQLite database file.")
+@click.option("--schedule", type=click.Choice(["sequential", "parallel"]),
+              help="Run models one after another (default) or all at once.")
+@click.option("--threads", type=int, help="CPU threads for inference (default: all cores).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, db: Path | None, schedule: str | None,
+        threads: int | None, verbose: bool) -> None:
+    """Parallax: ask several local models one political question, side by side, and flag the
+    answers that look censored."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = _Ctx(config, {"database": db, "schedule": schedule, "threads": threads})
+
+
+# -- ask / chat -----------------------------------------------------------------------------
+async def _open_pipeline(settings: Settings):
+    from bot.pipeline import Pipeline
+
+    try:
+        return await Pipeline.open(settings)
+    except ManifestError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("-m", "--model", "models", multiple=True, help="Model id (repeatable).")
+@click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: str | None,
+        as_json: bool) -> None:
+    """Ask QUESTION to several models and show their answers side by side."""
+    from bot.frontends.terminal import ask_and_render, ask_json, dumps
+    from bot.pipeline import Rejected
+
+    text = " ".join(question)
+    if text.strip() == "-":
+        text = sys.stdin.read()
+
+    async def run() -> int:
+        pipeline = await _open_pipeline(obj.settings())
+        async with pipeline:
+            if as_json:
+                result, ok = await ask_json(pipeline, text, models=models or None,
+                                            profile=profile)
+                click.echo(dumps(result))
+                return 0 if ok else 2
+            res = await ask_and_render(pipeline, text, _console(), models=models or None,
+                                       profile=profile)
+            return 2 if isinstance(res, Rejected) else 0
+
+    sys.exit(asyncio.run(run()))
+
+
+@cli.command()
+@click.option("-m", "--model", "models", multiple=True, help="Model id (repeatable).")
+@click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
+@click.pass_obj
+def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
+    """An interactive loop: type a question, see the answers side by side."""
+    from bot.frontends.terminal import ask_and_render
+
+    console = _console()
+
+    async def run() -> int:
+        pipeline = await _open_pipeline(obj.settings())
+        async with pipeline:
+            chosen = list(models) or None
+            prof = profile
+            try:
+                specs = pipeline.catalog.select(chosen)
+            except UnknownModelError as exc:
+                _fail(str(exc))
+            with console.status("loading models…"):
+                errors = await pipeline.warm(specs)
+            for model_id, err in errors.items():
+                if err:
+                    console.print(f"[yellow]⚠️  {model_id}: {err}[/]")
+            console.print("[bold]Parallax[/] — ask a political question in English, French or "
+                          "Chinese. Commands: /models, /profile NAME, /quit.")
+            while True:
+                try:
+                    line = await asyncio.to_thread(console.input, "[bold green]?[/] ")
+                except (EOFError, KeyboardInterrupt):
+                    console.print()
+                    return 0
+                line = line.strip()
+                if not line:
+                    continue
+                if line in ("/quit", "/exit", "/q"):
+                    return 0
+                if line == "/models":
+                    for s in specs:
+                        console.print(f"  {s.id:22} {s.name} — {s.organisation} {s.flag}")
+                    continue
+                if line.startswith("/profile"):
+                    parts = line.split()
+                    names = pipeline.prompts.profile_names()
+                    if len(parts) == 2 and parts[1] in names:
+                        prof = parts[1]
+                        console.print(f"profile: {prof}")
+                    else:
+                        console.print(f"profiles: {', '.join(names)} (now: "
+                                      f"{prof or pipeline.settings.profile})")
+                    continue
+                try:
+                    await ask_and_render(pipeline, line, console, models=chosen, profile=prof)
+                except KeyboardInterrupt:
+                    console.print("[yellow]interrupted[/]")
+
+    sys.exit(asyncio.run(run()))
+
+
+# -- models ---------------------------------------------------------------------------------
+@cli.group()
+def models() -> None:
+    """List and fetch models."""
+
+
+def _catalog(settings: Settings):
+    try:
+        return load_catalog(settings.manifest)
+    except ManifestError as exc:
+        _fail(str(exc))
+
+
+@models.command("list")
+@click.option("--verify", is_flag=True, help="Hash every present file now.")
+@click.pass_obj
+def models_list(obj: _Ctx, verify: bool) -> None:
+    """Each model, its origin, size, and whether it is present and verified."""
+    from bot.fetch import verify as verify_file
+
+    settings = obj.settings()
+    catalog = _catalog(settings)
+    table = Table(title=f"Models ({catalog.path})")
+    for col in ("id", "name", "origin", "licence", "size", "default", "state"):
+        table.add_column(col)
+    for spec in catalog.models:
+        st = status(spec, settings.resolved_models_dir)
+        state = "[red]missing[/]"
+        if spec.is_remote:
+            state = f"remote {spec.source.base_url}"
+        elif st.present:
+            ok = st.verified
+            if verify and not ok:
+                try:
+                    verify_file(spec, settings.resolved_models_dir)
+                    ok = True
+                except ModelFileError:
+                    ok = False
+            state = "[green]verified[/]" if ok else (
+                "[red]sha256 mismatch[/]" if verify else "[yellow]present, not verified[/]")
+        size = st.size or spec.size
+        table.add_row(spec.id, spec.name, f"{spec.flag} {spec.organisation} ({spec.country})",
+                      spec.licence, f"{size / 1e6:.0f} MB" if size else "",
+                      "yes" if spec.default else "", state)
+    _console().print(table)
+
+
+@models.command("pull")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "pull_all", is_flag=True, help="Every model of the manifest.")
+@click.pass_obj
+def models_pull(obj: _Ctx, ids: tuple[str, ...], pull_all: bool) -> None:
+    """Download, join, verify and place models (default: the default models)."""
+    settings = obj.settings()
+    catalog = _catalog(settings)
+    try:
+        specs = list(catalog.models) if pull_all else catalog.select(list(ids) or None)
+    except UnknownModelError as exc:
+        _fail(str(exc))
+    console = _console()
+    failed = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=console, transient=True) as progress:
+        for spec in specs:
+            if spec.is_remote:
+                console.print(f"• {spec.id}: remote ({spec.source.base_url}), nothing to pull")
+                continue
+            task = progress.add_task(spec.id, total=None)
+
+            def report(desc: str, done: int, total: int, task: Any = task) -> None:
+                progress.update(task, description=desc, completed=done, total=total)
+
+            progress.update(task, description=f"downloading {spec.id}")
+            try:
+                path = pull(spec, settings.resolved_models_dir, settings.resolved_cache_dir,
+                            report)
+            except ModelFileError as exc:
+                failed += 1
+                console.print(f"[red]✗ {spec.id}: {exc}[/]")
+            else:
+                console.print(f"[green]✓[/] {spec.id}: {path} (sha256 verified)")
+            progress.remove_task(task)
+    sys.exit(1 if failed else 0)
+
+
+# -- detector -------------------------------------------------------------------------------
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def judge(file: Any) -> None:
+    """Judge answers: FILE.jsonl (or -) of {"id","question","answer","lang"?,"peers"?}."""
+    from bot.detector.commands import judge_command
+
+    sys.exit(judge_command(file, sys.stdout, sys.stderr))
+
+
+@cli.command("eval-detector")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--agreed-only", is_flag=True, help="Keep rows where both judges agree.")
+def eval_detector(file: str, agreed_only: bool) -> None:
+    """Measure the detector on a labelled JSONL file (SpeechMap format)."""
+    from bot.detector.commands import eval_command
+
+    sys.exit(eval_command(file, sys.stdout, agreed_only=agreed_only))
+
+
+# -- data -----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@click.pass_obj
+def export(obj: _Ctx, fmt: str, output: Path | None) -> None:
+    """Export every stored question, answer and verdict."""
+    from bot.export import write_csv, write_jsonl
+    from bot.store import Store
+
+    async def run() -> int:
+        store = await Store.open(obj.settings().database)
+        try:
+            out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+            try:
+                return await (write_csv(store, out) if fmt == "csv" else write_jsonl(store, out))
+            finally:
+                if output:
+                    out.close()
+        finally:
+            await store.close()
+
+    n = asyncio.run(run())
+    click.echo(f"{n} rows exported", err=True)
+
+
+@cli.command()
+@click.pass_obj
+def stats(obj: _Ctx) -> None:
+    """Questions per day and language, verdicts per model."""
+    from bot.store import Store
+
+    async def run() -> dict:
+        store = await Store.open(obj.settings().database)
+        try:
+            return await store.stats()
+        finally:
+            await store.close()
+
+    click.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
+
+
+# -- telegram -------------------------------------------------------------------------------
+@cli.command()
+@click.pass_obj
+def bot(obj: _Ctx) -> None:
+    """Run the Telegram bot (long polling). Needs TELEGRAM_BOT_TOKEN."""
+    settings = obj.settings()
+    if not settings.telegram_token:
+        click.echo("No Telegram bot token. To get one:\n"
+                   "  1. In Telegram, open @BotFather and send /newbot.\n"
+                   "  2. Choose a name and a username; BotFather replies with a token.\n"
+                   "  3. Run: TELEGRAM_BOT_TOKEN=<token> parallax bot", err=True)
+        sys.exit(2)
+    from bot.frontends.telegram.app import run_polling
+
+    run_polling(settings)
+
+
+def main() -> None:
+    cli(prog_name="parallax")
+
+
+if __name__ == "__main__":
+    main()

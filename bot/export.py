@@ -1,0 +1,42 @@
+"""Export what Parallax collected: one row per answer, as JSONL or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, TextIO
+
+from bot.store import Store
+
+COLUMNS = ("question_id", "created_at", "source", "question", "language", "script", "supported",
+           "question_profile", "status", "answer_id", "model_id", "model_sha256", "profile",
+           "answer", "thinking", "verdict", "score", "reasons", "seconds", "first_token_seconds",
+           "prompt_tokens", "completion_tokens", "tokens_per_second", "truncated", "error")
+
+
+async def write_jsonl(store: Store, out: TextIO) -> int:
+    n = 0
+    async for row in store.export_rows():
+        out.write(json.dumps({k: row.get(k) for k in COLUMNS}, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+async def write_csv(store: Store, out: TextIO) -> int:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    n = 0
+    async for row in store.export_rows():
+        flat: dict[str, Any] = dict(row)
+        if isinstance(flat.get("reasons"), list):
+            flat["reasons"] = json.dumps(flat["reasons"], ensure_ascii=False)
+        writer.writerow(flat)
+        n += 1
+    return n
+
+
+async def export_bytes(store: Store, fmt: str) -> tuple[bytes, int]:
+    buf = io.StringIO()
+    n = await (write_csv(store, buf) if fmt == "csv" else write_jsonl(store, buf))
+    return buf.getvalue().encode("utf-8"), n

@@ -1,0 +1,148 @@
+"""Language of a question: a script check first, then stopwords, then langdetect (seeded).
+
+A script check decides Chinese (and Japanese/Korean, which are not supported) before any
+statistics, so that a four-character Chinese question is never mistaken. For Latin-script text,
+common English and French function words decide short questions, where langdetect is weakest;
+langdetect, seeded for determinism, settles the rest.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+DetectorFactory.seed = 0
+
+SUPPORTED = ("en", "fr", "zh")
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_LETTER = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"[a-zà-ÿœæ']+", re.IGNORECASE)
+
+# Characters whose form differs between Traditional and Simplified Chinese.
+_TRADITIONAL = set("這們國為麼個說對時會來學與發還讓種灣門廣場義歷實體關點經現開"
+                   "問題過動後頭樣長書東車馬鳥華黨權爭雙戰擊區臺壓覺應當從幾")
+_SIMPLIFIED = set("这们国为么个说对时会来学与发还让种湾门广场义历实体关点经现开"
+                  "问题过动后头样长书东车马鸟华党权争双战击区台压觉应当从几")
+
+_EN = {"the", "what", "is", "are", "was", "were", "who", "why", "how", "did", "does", "do", "of",
+       "in", "and", "to", "a", "an", "happened", "which", "when", "where", "can", "you", "tell",
+       "me", "about", "it", "this", "that", "there", "should", "would", "has", "have", "on"}
+_FR = {"le", "la", "les", "des", "du", "de", "un", "une", "est", "sont", "que", "qui", "quoi",
+       "quel", "quelle", "quels", "pourquoi", "comment", "où", "s'est", "passé", "et", "en",
+       "au", "aux", "il", "elle", "ce", "cette", "pas", "dans", "sur", "pour", "avec", "été",
+       "a-t-il", "a-t-elle", "peux-tu", "dis-moi", "qu'est-ce", "c'est", "l'", "d'", "sont-ils"}
+
+# Shown when a question is in a language Parallax does not support: in that language where we
+# can, always followed by English.
+UNSUPPORTED_MESSAGES: dict[str, str] = {
+    "en": "Sorry, Parallax understands questions in English, French and Chinese only.",
+    "fr": "Désolé, Parallax ne comprend que les questions en anglais, en français et en chinois.",
+    "zh": "抱歉，Parallax 只支持英语、法语和中文提问。",
+    "de": "Entschuldigung, Parallax versteht nur Fragen auf Englisch, Französisch und Chinesisch.",
+    "es": "Lo siento, Parallax solo entiende preguntas en inglés, francés y chino.",
+    "it": "Spiacente, Parallax comprende solo domande in inglese, francese e cinese.",
+    "pt": "Desculpe, o Parallax só entende perguntas em inglês, francês e chinês.",
+    "nl": "Sorry, Parallax begrijpt alleen vragen in het Engels, Frans en Chinees.",
+    "ru": "Извините, Parallax понимает вопросы только на английском, французском и китайском.",
+    "uk": "Вибачте, Parallax розуміє запитання лише англійською, французькою та китайською.",
+    "ja": "申し訳ありません。Parallax は英語、フランス語、中国語の質問にのみ対応しています。",
+    "ko": "죄송합니다. Parallax는 영어, 프랑스어, 중국어 질문만 이해합니다.",
+    "ar": "عذرًا، يفهم Parallax الأسئلة باللغات الإنجليزية والفرنسية والصينية فقط.",
+}
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # "en", "fr", "zh", another ISO 639-1 code, or "unknown"
+    supported: bool
+    script: str = ""  # for Chinese: "Hans" (Simplified) or "Hant" (Traditional)
+    confidence: float = 1.0
+
+    def unsupported_message(self) -> str:
+        """A clear message, in the question's language where we have it, then in English."""
+        own = UNSUPPORTED_MESSAGES.get(self.code)
+        english = UNSUPPORTED_MESSAGES["en"]
+        return english if own in (None, english) else f"{own}\n{english}"
+
+
+def clean_text(text: str) -> str:
+    """Drop control and format characters (keeping newlines and tabs) and trim."""
+    out = []
+    for ch in text:
+        if ch in "\n\t":
+            out.append(ch)
+        elif ch == "\r":
+            continue
+        elif unicodedata.category(ch) in ("Cc", "Cs", "Co") or (
+                unicodedata.category(ch) == "Cf" and ch != "\u200d"):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out).strip()
+
+
+def detect(text: str) -> Language:
+    letters = _LETTER.findall(text)
+    if not letters:
+        return Language("unknown", False, confidence=0.0)
+    n = len(letters)
+    kana, hangul = len(_KANA.findall(text)), len(_HANGUL.findall(text))
+    han = _HAN.findall(text)
+    if kana and kana / n > 0.05:
+        return Language("ja", False)
+    if hangul and hangul / n > 0.2:
+        return Language("ko", False)
+    if han and len(han) / n > 0.2:
+        trad = sum(ch in _TRADITIONAL for ch in han)
+        simp = sum(ch in _SIMPLIFIED for ch in han)
+        return Language("zh", True, script="Hant" if trad > simp else "Hans")
+    if len(_CYRILLIC.findall(text)) / n > 0.3:
+        guess = _langdetect(text, default="ru")
+        return Language(guess[0] if guess[0] in ("ru", "uk", "bg", "mk") else "ru", False,
+                        confidence=guess[1])
+    if len(_ARABIC.findall(text)) / n > 0.3:
+        return Language("ar", False)
+    words = [w.lower() for w in _WORD.findall(text)]
+    en = sum(w in _EN for w in words)
+    fr = sum(w in _FR or w.startswith(("l'", "d'", "qu'", "s'", "c'", "n'")) for w in words)
+    fr += sum(1 for ch in text.lower() if ch in "éèêàçùœâîôû") // 2
+    code, conf = _langdetect(text, default="unknown")
+    if code in ("en", "fr"):
+        return Language(code, True, confidence=conf)
+    if "¿" in text or "¡" in text or "ñ" in text.lower():
+        return Language("es", False, confidence=max(conf, 0.9))
+    # langdetect is unreliable on short Latin text: function words decide when they are clear
+    # and langdetect is not sure of another language.
+    if conf < 0.95 or len(words) <= 6:
+        if max(en, fr) >= 2 and max(en, fr) >= 2 * min(en, fr):
+            return Language("en" if en > fr else "fr", True, confidence=0.6)
+    if len(words) <= 3:
+        # one to three Latin words ("Taiwan?", "Xinjiang camps"): too short for statistics;
+        # French if it looks French, else English, the likeliest language of a bare name.
+        return Language("fr" if fr > en else "en", True, confidence=0.3)
+    if code == "unknown" or conf < 0.5:
+        if en or fr:
+            return Language("en" if en >= fr else "fr", True, confidence=0.4)
+        return Language("unknown", False, confidence=conf)
+    return Language(code, False, confidence=conf)
+
+
+def _langdetect(text: str, default: str) -> tuple[str, float]:
+    try:
+        langs = detect_langs(text)
+    except LangDetectException:
+        return default, 0.0
+    if not langs:
+        return default, 0.0
+    top = langs[0]
+    code = top.lang.split("-")[0]
+    return code, float(top.prob)

@@ -1,0 +1,357 @@
+"""The one pipeline every front end calls: a question in, typed events out.
+
+``Pipeline.ask`` cleans the question, detects its language, stores it (before any model runs),
+asks each model (one after another, or all at once, per ``settings.schedule``), streams their
+tokens as events, judges every answer against its peers, stores the answers and verdicts, and
+ends with a ``Judged`` event. A model that fails, hangs or is missing gets an ``error`` answer;
+the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.backends.base import Backend, BackendError, Request, Usage
+from bot.catalog import Catalog, ModelSpec, UnknownModelError, load_catalog
+from bot.config import Settings
+from bot.fetch import ModelFileError
+from bot.i18n import t
+from bot.lang import Language, clean_text, detect
+from bot.prompts import Profile, PromptError, Prompts
+from bot.store import Store, StoredAnswer
+from bot.thinking import ThinkSplitter
+
+log = logging.getLogger(__name__)
+
+#: longer questions are cut before they are stored or sent (each model then fits its context)
+MAX_QUESTION_CHARS = 20_000
+#: tokens kept free for the chat template's own tokens around the user's text
+TEMPLATE_MARGIN = 48
+
+
+# -- events ---------------------------------------------------------------------------------
+@dataclass
+class Answer:
+    """One model's answer, filled in as it streams, judged once all answers are in."""
+
+    model: ModelSpec
+    profile: str
+    text: str = ""
+    thinking: str | None = None
+    seconds: float | None = None
+    first_token_seconds: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_per_second: float | None = None
+    truncated: bool = False
+    error: str | None = None
+    timed_out: bool = False
+    verdict: str | None = None
+    score: float | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    answer_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.id, "name": self.model.name,
+            "organisation": self.model.organisation, "country": self.model.country,
+            "text": self.text, "thinking": self.thinking, "verdict": self.verdict,
+            "score": self.score, "reasons": self.reasons, "seconds": _round(self.seconds),
+            "first_token_seconds": _round(self.first_token_seconds),
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "tokens_per_second": _round(self.tokens_per_second), "truncated": self.truncated,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Accepted:
+    question_id: int
+    text: str
+    language: Language
+    profile: str
+    models: tuple[ModelSpec, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rejected:
+    question_id: int | None  # None when nothing was worth storing (an empty message)
+    reason: str  # empty, unsupported_language, unknown_model, unknown_profile
+    message: str
+    language: Language | None = None
+
+
+@dataclass(frozen=True)
+class AnswerStarted:
+    model: ModelSpec
+
+
+@dataclass(frozen=True)
+class Token:
+    model_id: str
+    text: str  # visible text added
+    thinking: str = ""  # thinking text added
+
+
+@dataclass(frozen=True)
+class AnswerFinished:
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Judged:
+    question_id: int
+    question: str
+    language: Language
+    profile: str
+    answers: tuple[Answer, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question_id": self.question_id, "question": self.question,
+                "language": self.language.code, "profile": self.profile,
+                "answers": [a.to_json() for a in self.answers]}
+
+
+Event = Accepted | Rejected | AnswerStarted | Token | AnswerFinished | Judged
+BackendFactory = Callable[[ModelSpec], Backend]
+_DONE = object()
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+class Pipeline:
+    def __init__(self, settings: Settings, catalog: Catalog, store: Store, prompts: Prompts,
+                 backend_factory: BackendFactory | None = None) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.prompts = prompts
+        self._factory = backend_factory or self._default_backend
+        self._backends: dict[str, Backend] = {}
+
+    @classmethod
+    async def open(cls, settings: Settings, *, catalog: Catalog | None = None,
+                   backend_factory: BackendFactory | None = None) -> Pipeline:
+        catalog = catalog or load_catalog(settings.manifest)
+        store = await Store.open(settings.database)
+        return cls(settings, catalog, store, Prompts(Path(settings.prompts_dir)), backend_factory)
+
+    async def close(self) -> None:
+        for backend in self._backends.values():
+            with contextlib.suppress(Exception):
+                await backend.close()
+        self._backends.clear()
+        await self.store.close()
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _default_backend(self, spec: ModelSpec) -> Backend:
+        if spec.is_remote:
+            from bot.backends.remote import RemoteBackend
+
+            return RemoteBackend(spec)
+        from bot.backends.local import LocalBackend
+
+        return LocalBackend(spec, self.settings.resolved_models_dir,
+                            self.settings.resolved_threads)
+
+    def backend(self, spec: ModelSpec) -> Backend:
+        if spec.id not in self._backends:
+            self._backends[spec.id] = self._factory(spec)
+        return self._backends[spec.id]
+
+    async def warm(self, specs: Sequence[ModelSpec]) -> dict[str, str | None]:
+        """Load models ahead of the first question; returns model id -> error (None if ok)."""
+        async def one(spec: ModelSpec) -> str | None:
+            try:
+                await self.backend(spec).load()
+            except (BackendError, ModelFileError) as exc:
+                return str(exc)
+            return None
+        results = await asyncio.gather(*(one(s) for s in specs))
+        return {s.id: r for s, r in zip(specs, results, strict=True)}
+
+    # -- ask ---------------------------------------------------------------------------------
+    async def ask(self, raw: str, *, models: Sequence[str] | None = None,
+                  profile: str | None = None, source: str = "terminal",
+                  user_ref: str | None = None, chat_ref: str | None = None,
+                  ui_language: str | None = None) -> AsyncIterator[Event]:
+        text = clean_text(raw)
+        if not text:
+            yield Rejected(None, "empty", t(ui_language, "empty_question"))
+            return
+        notes: list[str] = []
+        language = detect(text)
+        ui = ui_language or (language.code if language.supported else "en")
+        if len(text) > MAX_QUESTION_CHARS:
+            notes.append(t(ui, "question_too_long", length=len(text), limit=MAX_QUESTION_CHARS))
+            text = text[:MAX_QUESTION_CHARS]
+        profile_name = profile or self.settings.profile
+        problem: tuple[str, str] | None = None
+        specs: list[ModelSpec] = []
+        prof: Profile | None = None
+        try:
+            prof = self.prompts.profile(profile_name)
+        except PromptError:
+            problem = ("unknown_profile", t(ui, "unknown_profile", profile=profile_name,
+                                            known=", ".join(self.prompts.profile_names())))
+        try:
+            specs = self.catalog.select(list(models or self.settings.models))
+        except UnknownModelError as exc:
+            problem = problem or ("unknown_model", t(ui, "unknown_model", model=exc.model_id,
+                                                     known=", ".join(exc.known)))
+        if not language.supported:
+            problem = ("unsupported_language", language.unsupported_message())
+        # every question is stored before any model runs, rejected ones too
+        qid = await self.store.save_question(
+            text=text, language=language.code, script=language.script,
+            supported=language.supported, profile=profile_name, source=source,
+            user_ref=user_ref, chat_ref=chat_ref,
+            status="rejected" if problem else "pending",
+            note=problem[0] if problem else "; ".join(notes))
+        if problem or prof is None:
+            reason, message = problem or ("unknown_profile", "")
+            yield Rejected(qid, reason, message, language)
+            return
+        yield Accepted(qid, text, language, profile_name, tuple(specs), tuple(notes))
+
+        answers = [Answer(model=s, profile=profile_name) for s in specs]
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        threads = self.settings.resolved_threads
+        parallel = self.settings.schedule == "parallel" and len(specs) > 1
+        per_model_threads = max(1, threads // len(specs)) if parallel else threads
+
+        async def run_all() -> None:
+            try:
+                if parallel:
+                    await asyncio.gather(*(self._run_one(a, text, language, prof, per_model_threads,
+                                                         queue) for a in answers))
+                else:
+                    for a in answers:
+                        await self._run_one(a, text, language, prof, per_model_threads, queue)
+            finally:
+                queue.put_nowait(_DONE)
+
+        task = asyncio.create_task(run_all(), name=f"ask-{qid}")
+        finished = False
+        try:
+            while (event := await queue.get()) is not _DONE:
+                yield event  # type: ignore[misc]
+            await task
+            self._judge(text, language, answers)
+            ids = await self.store.save_answers(qid, (_stored(a) for a in answers))
+            for a, answer_id in zip(answers, ids, strict=True):
+                a.answer_id = answer_id
+            finished = True
+            yield Judged(qid, text, language, profile_name, tuple(answers))
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if not finished:
+                with contextlib.suppress(Exception):
+                    await self.store.set_question_status(qid, "cancelled")
+
+    async def _run_one(self, answer: Answer, text: str, language: Language, prof: Profile,
+                       threads: int, queue: asyncio.Queue[object]) -> None:
+        spec = answer.model
+        queue.put_nowait(AnswerStarted(spec))
+        loop = asyncio.get_running_loop()
+        timeout = self.settings.timeout_seconds or spec.timeout_seconds
+        splitter = ThinkSplitter()
+        usage = Usage()
+        started = first = None
+        try:
+            async with asyncio.timeout(timeout):
+                backend = self.backend(spec)
+                await backend.load()
+                request, answer.truncated = self._request(backend, spec, text, language, prof,
+                                                          threads)
+                started = loop.time()
+                stream = backend.stream(request, usage)
+                async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                    async for chunk in stream:
+                        if first is None:
+                            first = loop.time()
+                        visible, thinking = splitter.feed(chunk)
+                        if visible or thinking:
+                            queue.put_nowait(Token(spec.id, visible, thinking))
+        except TimeoutError:
+            answer.timed_out = True
+            answer.error = t(language.code, "timed_out", seconds=f"{timeout:g}")
+        except (BackendError, ModelFileError, PromptError) as exc:
+            answer.error = str(exc)
+        except Exception as exc:  # one model's failure never stops the others
+            log.exception("model %s failed", spec.id)
+            answer.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            end = loop.time()
+            splitter.finish()
+            answer.text = splitter.visible.strip()
+            answer.thinking = None if splitter.thinking is None else splitter.thinking.strip()
+            if started is not None:
+                answer.seconds = end - started
+                answer.first_token_seconds = None if first is None else first - started
+            answer.prompt_tokens = usage.prompt_tokens or None
+            answer.completion_tokens = usage.completion_tokens or None
+            if first is not None and usage.completion_tokens > 1 and end > first:
+                answer.tokens_per_second = (usage.completion_tokens - 1) / (end - first)
+            queue.put_nowait(AnswerFinished(answer))
+
+    def _request(self, backend: Backend, spec: ModelSpec, text: str, language: Language,
+                 prof: Profile, threads: int) -> tuple[Request, bool]:
+        """Build the request, cutting the question so prompt + answer fit the context."""
+        max_tokens = self.settings.max_tokens or spec.max_tokens
+        system = prof.system_for(language.code)
+        template = self.prompts.template(spec.template_name) if spec.template_name else None
+        fixed = backend.count_tokens(system) if system else 0
+        if template is not None:
+            fixed += backend.count_tokens(template.render("", system, language.code))
+        budget = spec.n_ctx - max_tokens - TEMPLATE_MARGIN - fixed
+        truncated = backend.count_tokens(text) > budget
+        if truncated:
+            note = t(language.code, "truncated_note")
+            text = backend.cut(text, budget - backend.count_tokens(note)) + note
+        common: dict[str, Any] = dict(
+            max_tokens=max_tokens, temperature=spec.temperature, top_p=spec.top_p,
+            repeat_penalty=spec.repeat_penalty, seed=spec.seed, threads=threads)
+        if template is not None:
+            prompt = template.render(text, system, language.code)
+            return Request(prompt=prompt, stop=(*template.stop, *spec.stop), **common), truncated
+        return Request(messages=prof.messages(text, language.code), stop=spec.stop,
+                       **common), truncated
+
+    @staticmethod
+    def _judge(question: str, language: Language, answers: list[Answer]) -> None:
+        from bot.detector import judge
+
+        for a in answers:
+            peers = [b.text for b in answers if b is not a and b.error is None]
+            j = judge(question, a.text, thinking=a.thinking, lang=language.code, peers=peers,
+                      error=a.error)
+            a.verdict, a.score = j.verdict, round(j.score, 3)
+            a.reasons = j.to_dict()["reasons"]
+
+
+def _stored(a: Answer) -> StoredAnswer:
+    return StoredAnswer(
+        model_id=a.model.id, model_sha256=a.model.sha256, profile=a.profile, text=a.text,
+        thinking=a.thinking, verdict=a.verdict, score=a.score, reasons=a.reasons,
+        seconds=a.seconds, first_token_seconds=a.first_token_seconds,
+        prompt_tokens=a.prompt_tokens, completion_tokens=a.completion_tokens,
+        tokens_per_second=a.tokens_per_second, truncated=a.truncated, error=a.error)

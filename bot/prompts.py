@@ -1,0 +1,117 @@
+"""Prompt profiles, completion templates and prepared questions, read from ``prompts/``."""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+Message = dict[str, str]
+
+
+class PromptError(ValueError):
+    """A profile, template or question file is missing or wrong."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    system: dict[str, str] = field(default_factory=dict)
+
+    def system_for(self, language: str) -> str:
+        return self.system.get(language) or self.system.get("en", "")
+
+    def messages(self, question: str, language: str) -> list[Message]:
+        system = self.system_for(language)
+        msgs: list[Message] = [{"role": "system", "content": system}] if system else []
+        msgs.append({"role": "user", "content": question})
+        return msgs
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    source: str
+    stop: tuple[str, ...]
+
+    def render(self, question: str, system: str, language: str) -> str:
+        env = ImmutableSandboxedEnvironment(keep_trailing_newline=False)
+        return env.from_string(self.source).render(
+            question=question, system=system, language=language)
+
+
+@dataclass(frozen=True)
+class PreparedQuestion:
+    id: str
+    topic: str
+    texts: dict[str, str]  # language -> text
+
+
+@dataclass(frozen=True)
+class Prompts:
+    root: Path
+
+    def profile_names(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "profiles").glob("*.toml"))
+
+    def profile(self, name: str) -> Profile:
+        return _load_profile(self.root, name)
+
+    def template(self, name: str) -> Template:
+        return _load_template(self.root, name)
+
+    def questions(self) -> list[PreparedQuestion]:
+        return _load_questions(self.root)
+
+    def find_question(self, text: str) -> tuple[PreparedQuestion, str] | None:
+        """The prepared question whose text (in any language) is ``text``, and that language."""
+        key = _normalise(text)
+        for q in self.questions():
+            for lang, t in q.texts.items():
+                if _normalise(t) == key:
+                    return q, lang
+        return None
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+@lru_cache(maxsize=32)
+def _load_profile(root: Path, name: str) -> Profile:
+    path = root / "profiles" / f"{name}.toml"
+    if not name.isidentifier() or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (root / "profiles").glob("*.toml")))
+        raise PromptError(f"unknown prompt profile {name!r}; known profiles: {known}")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return Profile(name=name, description=str(data.get("description", "")),
+                   system={k: str(v) for k, v in (data.get("system") or {}).items()})
+
+
+@lru_cache(maxsize=32)
+def _load_template(root: Path, name: str) -> Template:
+    path = root / "templates" / f"{name}.jinja"
+    if not path.is_file():
+        raise PromptError(f"completion template {path} does not exist")
+    stop_file = path.with_suffix(".stop")
+    stop = tuple(line for line in stop_file.read_text(encoding="utf-8").splitlines()
+                 if line.strip()) if stop_file.is_file() else ()
+    return Template(name=name, source=path.read_text(encoding="utf-8"), stop=stop)
+
+
+@lru_cache(maxsize=4)
+def _load_questions(root: Path) -> list[PreparedQuestion]:
+    out: list[PreparedQuestion] = []
+    for path in sorted((root / "questions").glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for q in data.get("questions", []):
+            texts = {lang: str(q[lang]) for lang in ("en", "fr", "zh") if q.get(lang)}
+            out.append(PreparedQuestion(id=str(q["id"]), topic=str(q.get("topic", "")),
+                                        texts=texts))
+    return out

@@ -1,0 +1,262 @@
+"""The one module that owns SQL. aiosqlite, WAL mode, versioned schema with migrations.
+
+Migrations are the files ``bot/schema/NNN_name.sql``, applied in order inside a transaction;
+``PRAGMA user_version`` records the last one applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every schema file, in order."""
+    out = []
+    for entry in resources.files("bot.schema").iterdir():
+        m = re.match(r"^(\d+)_(\w+)\.sql$", entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+SCHEMA_VERSION = max(v for v, _, _ in migrations())
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """One model's answer as the pipeline records it."""
+
+    model_id: str
+    model_sha256: str
+    profile: str
+    text: str
+    thinking: str | None
+    verdict: str | None
+    score: float | None
+    reasons: list[dict[str, Any]]
+    seconds: float | None
+    first_token_seconds: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    tokens_per_second: float | None
+    truncated: bool
+    error: str | None
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path))
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db)
+        try:
+            await store.migrate()
+        except BaseException:
+            await db.close()  # its worker thread would otherwise keep the process alive
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(f"the database is at schema version {current}, newer than this "
+                               f"Parallax ({SCHEMA_VERSION}): upgrade Parallax")
+        for version, _name, sql in migrations():
+            if version <= current:
+                continue
+            script = f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            try:
+                await self._db.executescript(script)
+            except BaseException:
+                await self._db.rollback()
+                raise
+            current = version
+        return current
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- questions --------------------------------------------------------------------------
+    async def save_question(self, *, text: str, language: str, script: str, supported: bool,
+                            profile: str, source: str, user_ref: str | None = None,
+                            chat_ref: str | None = None, status: str = "pending",
+                            note: str = "") -> int:
+        cur = await self._db.execute(
+            "INSERT INTO questions (created_at, source, user_ref, chat_ref, text, language,"
+            " script, supported, profile, status, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (_now(), source, user_ref, chat_ref, text, language, script, int(supported),
+             profile, status, note))
+        await self._db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def set_question_status(self, question_id: int, status: str, note: str = "") -> None:
+        await self._db.execute("UPDATE questions SET status = ?, note = ? WHERE id = ?",
+                               (status, note, question_id))
+        await self._db.commit()
+
+    async def save_answers(self, question_id: int, answers: Iterable[StoredAnswer]) -> list[int]:
+        ids = []
+        now = _now()
+        for a in answers:
+            cur = await self._db.execute(
+                "INSERT INTO answers (question_id, model_id, model_sha256, profile, text,"
+                " thinking, verdict, score, reasons, seconds, first_token_seconds,"
+                " prompt_tokens, completion_tokens, tokens_per_second, truncated, error,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (question_id, a.model_id, a.model_sha256, a.profile, a.text, a.thinking,
+                 a.verdict, a.score, json.dumps(a.reasons, ensure_ascii=False), a.seconds,
+                 a.first_token_seconds, a.prompt_tokens, a.completion_tokens,
+                 a.tokens_per_second, int(a.truncated), a.error, now))
+            assert cur.lastrowid is not None
+            ids.append(cur.lastrowid)
+        await self._db.execute("UPDATE questions SET status = 'done' WHERE id = ?",
+                               (question_id,))
+        await self._db.commit()
+        return ids
+
+    async def question(self, question_id: int) -> dict[str, Any] | None:
+        async with self._db.execute("SELECT * FROM questions WHERE id = ?",
+                                    (question_id,)) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def answers_for(self, question_id: int) -> list[dict[str, Any]]:
+        async with self._db.execute(
+                "SELECT * FROM answers WHERE question_id = ? ORDER BY id", (question_id,)) as cur:
+            rows = await cur.fetchall()
+        return [_answer_row(r) for r in rows]
+
+    async def answer(self, answer_id: int) -> dict[str, Any] | None:
+        async with self._db.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)) as cur:
+            row = await cur.fetchone()
+        return _answer_row(row) if row else None
+
+    async def recent_questions(self, limit: int = 20) -> list[dict[str, Any]]:
+        async with self._db.execute(
+                "SELECT * FROM questions ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    # -- feedback, per-chat settings, forgetting -------------------------------------------
+    async def save_feedback(self, answer_id: int, kind: str, user_ref: str | None,
+                            comment: str = "") -> int:
+        cur = await self._db.execute(
+            "INSERT INTO feedback (answer_id, user_ref, kind, comment, created_at)"
+            " VALUES (?,?,?,?,?)", (answer_id, user_ref, kind, comment, _now()))
+        await self._db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def get_setting(self, scope: str, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM settings WHERE scope = ? AND key = ?",
+                                    (scope, key)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_setting(self, scope: str, key: str, value: str | None) -> None:
+        if value is None:
+            await self._db.execute("DELETE FROM settings WHERE scope = ? AND key = ?",
+                                   (scope, key))
+        else:
+            await self._db.execute(
+                "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
+                " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value",
+                (scope, key, value))
+        await self._db.commit()
+
+    async def count_user_rows(self, user_ref: str) -> int:
+        async with self._db.execute(
+                "SELECT (SELECT count(*) FROM questions WHERE user_ref = ?)"
+                " + (SELECT count(*) FROM feedback WHERE user_ref = ?)",
+                (user_ref, user_ref)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def forget_user(self, user_ref: str) -> int:
+        """Delete every question (with its answers), feedback and setting of one user."""
+        async with self._db.execute("SELECT count(*) FROM questions WHERE user_ref = ?",
+                                    (user_ref,)) as cur:
+            row = await cur.fetchone()
+        n = int(row[0]) if row else 0
+        await self._db.execute("DELETE FROM feedback WHERE user_ref = ?", (user_ref,))
+        await self._db.execute("DELETE FROM questions WHERE user_ref = ?", (user_ref,))
+        await self._db.execute("DELETE FROM settings WHERE scope = ?", (f"user:{user_ref}",))
+        await self._db.commit()
+        return n
+
+    # -- study and export ------------------------------------------------------------------
+    async def export_rows(self) -> AsyncIterator[dict[str, Any]]:
+        """One row per answer joined with its question (questions with no answer: one row)."""
+        sql = (
+            "SELECT q.id AS question_id, q.created_at, q.source, q.text AS question,"
+            " q.language, q.script, q.supported, q.profile AS question_profile, q.status,"
+            " a.id AS answer_id, a.model_id, a.model_sha256, a.profile, a.text AS answer,"
+            " a.thinking, a.verdict, a.score, a.reasons, a.seconds, a.first_token_seconds,"
+            " a.prompt_tokens, a.completion_tokens, a.tokens_per_second, a.truncated, a.error"
+            " FROM questions q LEFT JOIN answers a ON a.question_id = q.id"
+            " ORDER BY q.id, a.id")
+        async with self._db.execute(sql) as cur:
+            async for row in cur:
+                d = dict(row)
+                if d.get("reasons") is not None:
+                    d["reasons"] = json.loads(d["reasons"])
+                yield d
+
+    async def stats(self) -> dict[str, Any]:
+        """Questions per day and per language, verdict counts per model."""
+        out: dict[str, Any] = {}
+        async with self._db.execute(
+                "SELECT substr(created_at, 1, 10) AS day, count(*) FROM questions"
+                " GROUP BY day ORDER BY day") as cur:
+            out["questions_per_day"] = {r[0]: r[1] for r in await cur.fetchall()}
+        async with self._db.execute(
+                "SELECT language, count(*) FROM questions GROUP BY language"
+                " ORDER BY count(*) DESC") as cur:
+            out["questions_per_language"] = {r[0]: r[1] for r in await cur.fetchall()}
+        async with self._db.execute(
+                "SELECT model_id, coalesce(verdict, 'none'), count(*) FROM answers"
+                " GROUP BY model_id, verdict ORDER BY model_id") as cur:
+            per: dict[str, dict[str, int]] = {}
+            for model_id, verdict, n in await cur.fetchall():
+                per.setdefault(model_id, {})[verdict] = n
+            out["verdicts_per_model"] = per
+        async with self._db.execute("SELECT count(*) FROM questions") as cur:
+            row = await cur.fetchone()
+            out["questions"] = int(row[0]) if row else 0
+        return out
+
+
+def _answer_row(row: aiosqlite.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["reasons"] = json.loads(d["reasons"]) if d.get("reasons") else []
+    d["truncated"] = bool(d.get("truncated"))
+    return d
+
