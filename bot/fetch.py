@@ -93,8 +93,9 @@ def verify(spec: ModelSpec, models_dir: Path, progress: Progress = _no_progress)
     """Return the model's file if its sha256 matches the manifest, else raise ModelFileError."""
     path = spec.local_path(models_dir)
     if not path.is_file():
-        raise ModelFileError(
-            f"model {spec.id!r}: file {path} is missing. Fix: parallax models pull {spec.id}")
+        fix = (f"parallax models pull {spec.id}" if spec.source.kind != "path"
+               else f"put the file there, or fix source.path for {spec.id!r} in the manifest")
+        raise ModelFileError(f"model {spec.id!r}: file {path} is missing. Fix: {fix}")
     if _verified_stamp_ok(path, spec.sha256):
         return path
     actual = sha256_file(path, progress, f"verifying {spec.id}")

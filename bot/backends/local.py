@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from llama_cpp import StoppingCriteriaList
+
 from bot.backends.base import BackendError, Request, Usage
 from bot.catalog import ModelSpec
 from bot.fetch import verify
@@ -32,6 +34,7 @@ class LocalBackend:
         self._llama: Any = None
         self._load_lock = asyncio.Lock()
         self._threads_now = threads
+        self._formatter: Any = None
 
     async def load(self) -> None:
         async with self._load_lock:
@@ -46,13 +49,16 @@ class LocalBackend:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise BackendError(f"llama-cpp-python is not installed: {exc}") from exc
         try:
-            return Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_threads=self.threads,
-                         n_threads_batch=self.threads, seed=self.spec.seed, use_mmap=True,
-                         verbose=False)
+            llama = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_threads=self.threads,
+                          n_threads_batch=self.threads, seed=self.spec.seed, use_mmap=True,
+                          verbose=False)
         except Exception as exc:  # llama-cpp raises ValueError/RuntimeError on bad files
             raise BackendError(
                 f"model {self.spec.id!r}: llama.cpp could not load {path}: {exc}. "
                 f"Fix: parallax models pull {self.spec.id}") from exc
+        if self.spec.template_name is None:
+            self._formatter = _chat_formatter(llama, self.spec.id)
+        return llama
 
     # -- context fitting -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -109,45 +115,54 @@ class LocalBackend:
                   put: Any) -> None:
         llama = self._llama
         self._set_threads(request.threads or self.threads)
-        common: dict[str, Any] = dict(
-            max_tokens=request.max_tokens, temperature=request.temperature,
-            top_p=request.top_p, repeat_penalty=request.repeat_penalty, seed=request.seed,
-            stop=list(request.stop) or None, stream=True)
+        calls = 0
+
+        def tick(_input_ids: Any, _logits: Any) -> bool:
+            # llama-cpp-python calls this once after every sampled token, and once more at the
+            # end: an exact token count, and a way to stop even while text is held back
+            nonlocal calls
+            if calls == 0:
+                usage.prompt_tokens = llama.n_tokens  # the prompt is evaluated, nothing else
+            calls += 1
+            return cancel.is_set()
+
+        stop = list(request.stop)
+        criteria: list[Any] = [tick]
         if request.prompt is not None:
-            usage.prompt_tokens = len(llama.tokenize(request.prompt.encode(), add_bos=True))
-            chunks = llama.create_completion(request.prompt, **common)
-            get = _completion_text
+            prompt: str | list[int] = request.prompt
         else:
-            chunks = llama.create_chat_completion(messages=request.messages, **common)
-            get = _chat_text
-        before = 0
-        counted = 0
+            # the model's own chat template (from the pinned GGUF), exactly as
+            # create_chat_completion applies it, but through create_completion so that the
+            # stopping criteria above are honoured
+            result = self._formatter(messages=request.messages)
+            prompt = llama.tokenize(result.prompt.encode("utf-8"),
+                                    add_bos=not result.added_special, special=True)
+            if result.stop:
+                stop += [result.stop] if isinstance(result.stop, str) else list(result.stop)
+            if result.stopping_criteria is not None:
+                criteria += list(result.stopping_criteria)
+        chunks = llama.create_completion(
+            prompt, max_tokens=request.max_tokens, temperature=request.temperature,
+            top_p=request.top_p, repeat_penalty=request.repeat_penalty, seed=request.seed,
+            stop=stop or None, stream=True, stopping_criteria=StoppingCriteriaList(criteria))
         try:
             for chunk in chunks:
-                if cancel.is_set():
-                    usage.finish_reason = "cancelled"
-                    break
                 choice = chunk["choices"][0]
-                if before == 0:
-                    before = llama.n_tokens  # prompt evaluated: what is in the context now
-                    if not usage.prompt_tokens:
-                        usage.prompt_tokens = before
-                text = get(choice)
+                text = choice.get("text") or ""
                 if text:
-                    counted += 1
                     put(text)
                 if choice.get("finish_reason"):
                     usage.finish_reason = str(choice["finish_reason"])
+                if cancel.is_set():
+                    break
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        # tokens generated: what the context grew by; on "length" the last sampled token is
-        # never evaluated, on "stop" the end-of-generation token is not text
-        grown = 0
-        if before:
-            grown = llama.n_tokens - before + (1 if usage.finish_reason == "length" else 0)
-        usage.completion_tokens = max(grown, counted)
+        if cancel.is_set():
+            usage.finish_reason = "cancelled"
+        # tokens sampled, the end-of-generation token included (the last call is the final one)
+        usage.completion_tokens = max(calls - 1, 0)
 
     async def close(self) -> None:
         llama, self._llama = self._llama, None
@@ -157,9 +172,17 @@ class LocalBackend:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _chat_text(choice: dict[str, Any]) -> str:
-    return (choice.get("delta") or {}).get("content") or ""
+def _chat_formatter(llama: Any, model_id: str) -> Any:
+    """The Jinja chat formatter of the GGUF's own template (built as llama-cpp-python does)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-
-def _completion_text(choice: dict[str, Any]) -> str:
-    return choice.get("text") or ""
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise BackendError(
+            f"model {model_id!r}: the GGUF file has no chat template. Fix: set chat_format = "
+            f"\"template:base-qa\" (or another prompts/templates/ file) in the manifest")
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                               stop_token_ids=[eos_id])

@@ -1,0 +1,153 @@
+"""The real llama.cpp engine on tiny generated GGUF files: streaming, threads, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from ggufgen import tiny_manifest
+
+from bot.backends.base import BackendError, Request, Usage
+from bot.backends.local import LocalBackend
+from bot.catalog import Catalog, parse_manifest
+from bot.config import Settings
+from bot.fetch import ModelFileError
+from bot.pipeline import Judged, Pipeline, Token
+
+
+def _spec(catalog: Catalog, model_id: str = "tiny-a"):
+    return catalog.get(model_id)
+
+
+async def _generate(backend: LocalBackend, request: Request) -> tuple[list[str], Usage]:
+    usage = Usage()
+    chunks = [c async for c in backend.stream(request, usage)]
+    return chunks, usage
+
+
+async def test_streams_tokens_deterministically(tiny_catalog: Catalog, tmp_path: Path) -> None:
+    backend = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1)
+    try:
+        request = Request(messages=[{"role": "user", "content": "What happened in 1989?"}],
+                          max_tokens=20, temperature=0.0, seed=0)
+        chunks, usage = await _generate(backend, request)
+        again, _ = await _generate(backend, request)
+    finally:
+        await backend.close()
+    assert len(chunks) >= 5  # streamed piece by piece, not in one block
+    assert "".join(chunks) == "".join(again)  # same question, same answer
+    assert usage.completion_tokens == 20 and usage.finish_reason == "length"
+    assert usage.prompt_tokens > 5
+
+
+async def test_event_loop_keeps_running_while_a_model_generates(tiny_catalog: Catalog,
+                                                                tmp_path: Path) -> None:
+    backend = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    try:
+        await _generate(backend, Request(messages=[{"role": "user", "content": "x " * 300}],
+                                         max_tokens=150))
+    finally:
+        task.cancel()
+        await backend.close()
+    assert len(gaps) > 5
+    assert max(gaps) < 0.25  # the loop was never blocked by inference
+
+
+async def test_cancelling_the_stream_stops_generation(tiny_catalog: Catalog,
+                                                      tmp_path: Path) -> None:
+    backend = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1)
+    usage = Usage()
+    try:
+        stream = backend.stream(Request(messages=[{"role": "user", "content": "go"}],
+                                        max_tokens=400), usage)
+        got = 0
+        async for _ in stream:
+            got += 1
+            if got == 3:
+                break
+        await stream.aclose()
+        # the worker thread notices the flag and frees the model for the next request
+        _chunks, usage2 = await _generate(backend, Request(
+            messages=[{"role": "user", "content": "again"}], max_tokens=5))
+    finally:
+        await backend.close()
+    assert usage.finish_reason in ("cancelled", "")
+    assert usage2.completion_tokens == 5
+
+
+async def test_corrupt_model_file_is_never_loaded(tiny_gguf: tuple[Path, str],
+                                                  tmp_path: Path) -> None:
+    path, _sha = tiny_gguf
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(path.read_bytes()[:-100] + b"\0" * 100)
+    catalog = parse_manifest(tiny_manifest(bad, _sha), tmp_path / "m.toml")
+    backend = LocalBackend(catalog.get("tiny"), tmp_path, threads=1)
+    with pytest.raises(ModelFileError) as err:
+        await backend.load()
+    assert str(bad) in str(err.value) and "sha256" in str(err.value)
+    await backend.close()
+
+
+async def test_garbage_file_with_matching_pin_gives_a_clear_error(tmp_path: Path) -> None:
+    import hashlib
+
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF this is not a model" * 10)
+    sha = hashlib.sha256(junk.read_bytes()).hexdigest()
+    catalog = parse_manifest(tiny_manifest(junk, sha), tmp_path / "m.toml")
+    backend = LocalBackend(catalog.get("tiny"), tmp_path, threads=1)
+    with pytest.raises(BackendError) as err:
+        await backend.load()
+    assert "could not load" in str(err.value) and str(junk) in str(err.value)
+    await backend.close()
+
+
+async def test_pipeline_on_real_engine_fits_a_huge_question_into_the_context(
+        tiny_catalog: Catalog, settings: Settings) -> None:
+    from bot.prompts import Prompts
+    from bot.store import Store
+
+    store = await Store.open(settings.database)
+    pipeline = Pipeline(settings, tiny_catalog, store, Prompts(settings.prompts_dir))
+    text = "Tell me about Tiananmen and Taiwan. " * 600  # ~21,000 characters
+    async with pipeline:
+        events = [e async for e in pipeline.ask(text, models=["tiny-a"])]
+    judged = events[-1]
+    assert isinstance(judged, Judged)
+    answer = judged.answers[0]
+    assert answer.error is None, answer.error
+    assert answer.truncated
+    assert answer.completion_tokens == 24
+    assert answer.prompt_tokens is not None and answer.prompt_tokens <= 512 - 24
+    assert any(isinstance(e, Token) for e in events)
+    assert answer.tokens_per_second and answer.tokens_per_second > 0
+    assert answer.first_token_seconds is not None and answer.seconds is not None
+
+
+async def test_missing_model_file_names_the_file_and_the_fix(tmp_path: Path,
+                                                             settings: Settings) -> None:
+    from bot.prompts import Prompts
+    from bot.store import Store
+
+    catalog = parse_manifest(tiny_manifest(tmp_path / "gone.gguf", "a" * 64, model_id="gone"),
+                             tmp_path / "m.toml")
+    store = await Store.open(settings.database)
+    pipeline = Pipeline(settings, catalog, store, Prompts(settings.prompts_dir))
+    async with pipeline:
+        events = [e async for e in pipeline.ask("What is the capital of France?")]
+    answer = events[-1].answers[0]  # type: ignore[union-attr]
+    assert answer.verdict == "error"
+    assert str(tmp_path / "gone.gguf") in answer.error and "Fix: " in answer.error

@@ -1,0 +1,78 @@
+"""The store: versioned schema, WAL, questions and answers, forgetting, export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from bot.export import export_bytes
+from bot.store import SCHEMA_VERSION, Store, StoredAnswer, migrations
+
+
+def _answer(model_id: str, verdict: str = "answered", **kw: object) -> StoredAnswer:
+    base = dict(model_id=model_id, model_sha256="a" * 64, profile="bare", text="Paris.",
+                thinking=None, verdict=verdict, score=0.1,
+                reasons=[{"signal": "x", "quote": "y", "weight": 1.0}], seconds=1.0,
+                first_token_seconds=0.1, prompt_tokens=10, completion_tokens=3,
+                tokens_per_second=30.0, truncated=False, error=None)
+    base.update(kw)
+    return StoredAnswer(**base)  # type: ignore[arg-type]
+
+
+async def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
+    db = tmp_path / "p.sqlite3"
+    store = await Store.open(db)
+    assert await store.schema_version() == SCHEMA_VERSION == migrations()[-1][0]
+    qid = await store.save_question(text="Q?", language="en", script="", supported=True,
+                                    profile="bare", source="test")
+    await store.close()
+    store = await Store.open(db)  # migrations are not applied twice
+    assert (await store.question(qid))["text"] == "Q?"  # type: ignore[index]
+    await store.close()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "p.sqlite3"
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    try:
+        await Store.open(db)
+    except RuntimeError as exc:
+        assert "newer than this Parallax" in str(exc)
+    else:
+        raise AssertionError("a newer schema must be refused")
+
+
+async def test_answers_feedback_forget_and_export(store: Store) -> None:
+    mine = await store.save_question(text="六四?", language="zh", script="Hans", supported=True,
+                                     profile="bare", source="telegram", user_ref="u1")
+    other = await store.save_question(text="Paris?", language="en", script="", supported=True,
+                                      profile="bare", source="telegram", user_ref="u2")
+    ids = await store.save_answers(mine, [_answer("qwen", "refused", thinking=""),
+                                          _answer("smol", text='He said "non", <b>')])
+    await store.save_answers(other, [_answer("qwen")])
+    await store.save_feedback(ids[0], "verdict_wrong", "u1")
+    rows = await store.answers_for(mine)
+    assert [r["verdict"] for r in rows] == ["refused", "answered"]
+    assert rows[0]["thinking"] == "" and rows[1]["thinking"] is None
+    assert rows[0]["reasons"][0]["signal"] == "x"
+    stats = await store.stats()
+    assert stats["questions"] == 2 and stats["questions_per_language"] == {"zh": 1, "en": 1}
+    assert stats["verdicts_per_model"]["qwen"] == {"refused": 1, "answered": 1}
+
+    jsonl, n = await export_bytes(store, "jsonl")
+    lines = [json.loads(line) for line in jsonl.decode().splitlines()]
+    assert n == 3 and lines[0]["question"] == "六四?" and lines[1]["answer"] == 'He said "non", <b>'
+    csv_bytes, n_csv = await export_bytes(store, "csv")
+    assert n_csv == 3 and csv_bytes.decode().splitlines()[0].startswith("question_id,")
+
+    assert await store.count_user_rows("u1") == 2
+    assert await store.forget_user("u1") == 1
+    assert await store.question(mine) is None and await store.answers_for(mine) == []
+    assert await store.count_user_rows("u1") == 0
+    assert await store.question(other) is not None  # the others' rows stay
