@@ -1,0 +1,91 @@
+"""The command line on tiny models: ask, --json, bad input, models list, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from ggufgen import tiny_manifest
+
+from bot.cli import cli
+
+
+@pytest.fixture
+def env(tiny_gguf: tuple[Path, str], tmp_path: Path) -> dict[str, str]:
+    manifest = tmp_path / "models.toml"
+    manifest.write_text(tiny_manifest(tiny_gguf[0], tiny_gguf[1], model_id="tiny-a")
+                        + tiny_manifest(tiny_gguf[0], tiny_gguf[1], model_id="tiny-b"))
+    return {"PARALLAX_MANIFEST": str(manifest), "PARALLAX_DB": str(tmp_path / "cli.sqlite3"),
+            "PARALLAX_THREADS": "1", "PARALLAX_CONFIG": ""}
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def test_ask_shows_every_model_side_by_side_and_the_verdicts(env: dict[str, str]) -> None:
+    res = run(env, "ask", "What happened at Tiananmen Square in June 1989?")
+    assert res.exit_code == 0, res.output
+    assert "Tiny tiny-a" in res.output and "Tiny tiny-b" in res.output
+    assert "Verdicts" in res.output and "Parallax tests" in res.output
+    assert "tok/s" in res.output
+
+
+def test_ask_json_has_the_documented_shape(env: dict[str, str]) -> None:
+    res = run(env, "ask", "--json", "-m", "tiny-b", "Que s'est-il passé à Tiananmen ?")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["language"] == "fr" and out["profile"] == "bare"
+    (answer,) = out["answers"]
+    assert answer["model"] == "tiny-b" and answer["completion_tokens"] == 24
+    assert answer["verdict"] in ("answered", "degenerate", "evasive", "refused")
+
+
+def test_question_from_stdin(env: dict[str, str]) -> None:
+    res = run(env, "ask", "--json", "-", stdin="Is Taiwan a country?\n")
+    assert res.exit_code == 0 and json.loads(res.output)["question"] == "Is Taiwan a country?"
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["ask", "   "], "empty"),
+    (["ask", "-m", "gpt-5", "Is Taiwan a country?"], "Unknown model gpt-5"),
+    (["ask", "-p", "flattery", "Is Taiwan a country?"], "Unknown prompt profile flattery"),
+    (["ask", "Wie spät ist es in Peking?"], "English, French and Chinese"),
+])
+def test_bad_input_gets_a_clear_answer_and_exit_code_2(env: dict[str, str], args: list[str],
+                                                        needle: str) -> None:
+    res = run(env, *args)
+    assert res.exit_code == 2
+    assert needle in res.output
+
+
+def test_json_rejection_is_json(env: dict[str, str]) -> None:
+    res = run(env, "ask", "--json", "Wie spät ist es in Peking?")
+    assert res.exit_code == 2
+    out = json.loads(res.output)
+    assert out["error"]["reason"] == "unsupported_language" and out["language"] == "de"
+
+
+def test_a_broken_manifest_is_named(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[models]]\nid = "x"\nname = "X"\norganisation = "O"\ncountry = "FR"\n'
+                   'sha256 = "nothex"\n[models.source]\nkind = "path"\npath = "x.gguf"\n')
+    res = run({**env, "PARALLAX_MANIFEST": str(bad)}, "models", "list")
+    assert res.exit_code == 2 and "'sha256' must be 64 hex digits" in res.output
+
+
+def test_models_list_and_export(env: dict[str, str]) -> None:
+    res = run({**env, "COLUMNS": "200"}, "models", "list", "--verify")
+    assert res.exit_code == 0 and res.output.count("verified") >= 2
+    assert run(env, "ask", "--json", "Is Taiwan a country?").exit_code == 0
+    res = run(env, "export", "--format", "jsonl")
+    rows = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert {r["model_id"] for r in rows} == {"tiny-a", "tiny-b"}
+    assert all(r["question"] == "Is Taiwan a country?" for r in rows)
+
+
+def test_bot_without_a_token_explains_how_to_get_one(env: dict[str, str]) -> None:
+    res = run({**env, "TELEGRAM_BOT_TOKEN": ""}, "bot")
+    assert res.exit_code == 2 and "@BotFather" in res.output

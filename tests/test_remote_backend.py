@@ -1,0 +1,102 @@
+"""The OpenAI-compatible remote backend against a real server on 127.0.0.1.
+
+The server is llama-cpp-python's own OpenAI-compatible server (``llama_cpp.server``) running
+a tiny generated model: the same engine behind HTTP, so the remote answer must equal the
+in-process one word for word at temperature 0.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from ggufgen import tiny_manifest
+
+from bot.catalog import Catalog, parse_manifest
+from bot.config import Settings
+from bot.pipeline import Judged, Pipeline, Token
+from bot.prompts import Prompts
+from bot.store import Store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_gguf: tuple[Path, str]) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf[0]),
+         "--model_alias", "tiny-remote", "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "512", "--n_threads", "1", "--verbose", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            pytest.fail(f"llama_cpp.server did not start: {err}")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _catalog(tiny: tuple[Path, str], base: str, tmp_path: Path) -> Catalog:
+    remote = f"""
+[[models]]
+id = "remote"
+name = "Tiny over HTTP"
+organisation = "Parallax tests"
+country = "FR"
+max_tokens = 24
+n_ctx = 512
+[models.source]
+kind = "remote"
+base_url = "{base}"
+model = "tiny-remote"
+
+[[models]]
+id = "down"
+name = "A server that is down"
+organisation = "Parallax tests"
+country = "FR"
+timeout_seconds = 5
+[models.source]
+kind = "remote"
+base_url = "http://127.0.0.1:{_free_port()}/v1"
+"""
+    text = tiny_manifest(tiny[0], tiny[1], model_id="local") + remote
+    return parse_manifest(text, tmp_path / "models.toml")
+
+
+async def test_remote_answers_like_local_and_a_dead_server_is_an_error(
+        server: str, tiny_gguf: tuple[Path, str], tmp_path: Path, settings: Settings) -> None:
+    catalog = _catalog(tiny_gguf, server, tmp_path)
+    store = await Store.open(settings.database)
+    pipeline = Pipeline(settings, catalog, store, Prompts(settings.prompts_dir))
+    async with pipeline:
+        events = [e async for e in pipeline.ask("What happened in Beijing in 1989?")]
+    judged = events[-1]
+    assert isinstance(judged, Judged)
+    local, remote, down = judged.answers
+    assert local.error is None and remote.error is None, (local.error, remote.error)
+    assert remote.text and remote.text == local.text
+    assert remote.completion_tokens == 24 and remote.prompt_tokens
+    assert sum(1 for e in events if isinstance(e, Token) and e.model_id == "remote") > 3
+    assert down.verdict == "error" and "ConnectError" in (down.error or "")
