@@ -151,3 +151,24 @@ async def test_missing_model_file_names_the_file_and_the_fix(tmp_path: Path,
     answer = events[-1].answers[0]  # type: ignore[union-attr]
     assert answer.verdict == "error"
     assert str(tmp_path / "gone.gguf") in answer.error and "Fix: " in answer.error
+
+
+async def test_loading_models_at_once_keeps_the_process_output(
+        tiny_catalog: Catalog, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # llama-cpp-python's verbose=False swaps fds 1 and 2 for /dev/null while loading; two loads
+    # at once could leave the whole process silent (llama-cpp-python issue #1874)
+    import os
+
+    backends = [LocalBackend(s, tmp_path, threads=1) for s in tiny_catalog.models] * 3
+    backends = [LocalBackend(b.spec, tmp_path, threads=1) for b in backends]
+    try:
+        await asyncio.gather(*(b.load() for b in backends))
+        print("python still prints")
+        os.write(1, b"fd 1 still writes\n")
+        os.write(2, b"fd 2 still writes\n")
+    finally:
+        await asyncio.gather(*(b.close() for b in backends))
+    out, err = capfd.readouterr()
+    assert "python still prints" in out and "fd 1 still writes" in out
+    assert "fd 2 still writes" in err
+    assert "llama_model_loader" not in out + err  # llama.cpp's own log stays out of sight

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,32 @@ from bot.catalog import ModelSpec
 from bot.fetch import verify
 
 _END = object()
+#: With ``verbose=False`` llama-cpp-python silences llama.cpp by pointing the process's stdout
+#: and stderr file descriptors at /dev/null while it loads a model: every thread's output is
+#: lost meanwhile, and two loads at once can leave the process silent for good
+#: (llama-cpp-python issue #1874). So Parallax loads with ``verbose=True``, routes llama.cpp's
+#: log to Python logging (logger "llama.cpp", DEBUG), hides the Python-level prints of the
+#: constructor, and lets one load run at a time.
+_LIFECYCLE = threading.Lock()
+_llama_log = logging.getLogger("llama.cpp")
+_log_bridge: Any = None
+
+
+def _install_log_bridge() -> None:
+    global _log_bridge
+    if _log_bridge is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def bridge(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        if _llama_log.isEnabledFor(logging.DEBUG):
+            _llama_log.debug("%s", text.decode("utf-8", "replace").rstrip("\n"))
+
+    llama_cpp.llama_log_set(bridge, ctypes.c_void_p(0))
+    _log_bridge = bridge  # keep the C callback alive
 
 
 class LocalBackend:
@@ -49,9 +77,12 @@ class LocalBackend:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise BackendError(f"llama-cpp-python is not installed: {exc}") from exc
         try:
-            llama = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_threads=self.threads,
-                          n_threads_batch=self.threads, seed=self.spec.seed, use_mmap=True,
-                          verbose=False)
+            with _LIFECYCLE, contextlib.redirect_stderr(io.StringIO()):
+                _install_log_bridge()
+                llama = Llama(model_path=str(path), n_ctx=self.spec.n_ctx,
+                              n_threads=self.threads, n_threads_batch=self.threads,
+                              seed=self.spec.seed, use_mmap=True, verbose=True)
+            llama.verbose = False  # no timing prints while generating
         except Exception as exc:  # llama-cpp raises ValueError/RuntimeError on bad files
             raise BackendError(
                 f"model {self.spec.id!r}: llama.cpp could not load {path}: {exc}. "
