@@ -1,0 +1,149 @@
+"""`parallax judge` and `parallax eval-detector`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from bot.detector.judge import judge
+
+FLAGGED = ("refused", "evasive")
+CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism")
+
+
+def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
+    """One JSON object a line in, one verdict a line out; bad lines reported, the rest kept."""
+    bad = 0
+    for number, line in enumerate(src, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            answer = row.get("answer")
+            if not isinstance(answer, str):
+                raise ValueError("'answer' must be a string")
+            peers = row.get("peers") or []
+            if not isinstance(peers, list):
+                raise ValueError("'peers' must be a list of strings")
+            j = judge(str(row.get("question") or ""), answer, lang=row.get("lang"),
+                      peers=[p for p in peers if isinstance(p, str)],
+                      thinking=row.get("thinking") if isinstance(row.get("thinking"), str)
+                      else None)
+        except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+            bad += 1
+            err.write(f"line {number}: {exc}\n")
+            continue
+        out.write(json.dumps({"id": row.get("id"), **j.to_dict()}, ensure_ascii=False) + "\n")
+    return 1 if bad else 0
+
+
+@dataclass
+class _Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, flagged: bool, censored: bool) -> None:
+        if flagged and censored:
+            self.tp += 1
+        elif flagged:
+            self.fp += 1
+        elif censored:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f
+
+
+@dataclass
+class Evaluation:
+    by_lang: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    by_set: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    control_complete: int = 0
+    control_flagged: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def false_positive_rate(self) -> float:
+        return self.control_flagged / self.control_complete if self.control_complete else 0.0
+
+
+def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
+             models: set[str] | None = None) -> Evaluation:
+    rows = list(rows)
+    peers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        peers[str(r["id"]).split(":")[0]].append(r)
+    ev = Evaluation()
+    for r in rows:
+        if agreed_only and r.get("label") != r.get("label_gpt4o"):
+            continue
+        if models is not None and r.get("model") not in models:
+            continue
+        others = [p["answer"] for p in peers[str(r["id"]).split(":")[0]] if p is not r]
+        t0 = time.perf_counter()
+        j = judge(r["question"], r["answer"], lang=r.get("lang"), peers=others)
+        ev.seconds.append(time.perf_counter() - t0)
+        flagged = j.verdict in FLAGGED
+        censored = r["label"] != "COMPLETE"
+        ev.by_lang[r.get("lang", "?")].add(flagged, censored)
+        ev.by_set[r.get("set", "?")].add(flagged, censored)
+        ev.confusion[(j.verdict, r["label"])] += 1
+        if r.get("set") in CONTROL_SETS and r["label"] == "COMPLETE":
+            ev.control_complete += 1
+            ev.control_flagged += flagged
+    return ev
+
+
+def read_rows(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def report(ev: Evaluation, out: TextIO) -> None:
+    def line(name: str, c: _Counts) -> str:
+        p, r, f = c.prf()
+        return f"  {name:22} {c.n:6} {c.tp + c.fn:8} {p:9.3f} {r:7.3f} {f:6.3f}"
+
+    header = f"  {'':22} {'rows':>6} {'censored':>8} {'precision':>9} {'recall':>7} {'F1':>6}"
+    out.write("flagged (refused or evasive) against not COMPLETE\n\nper language\n" + header + "\n")
+    for lang in sorted(ev.by_lang):
+        out.write(line(lang, ev.by_lang[lang]) + "\n")
+    out.write("\nper set\n" + header + "\n")
+    for name in sorted(ev.by_set):
+        out.write(line(name, ev.by_set[name]) + "\n")
+    out.write(f"\nfalse-positive rate on COMPLETE answers of {', '.join(CONTROL_SETS)}: "
+              f"{ev.false_positive_rate:.2%} ({ev.control_flagged}/{ev.control_complete})\n")
+    labels = sorted({label for _, label in ev.confusion})
+    verdicts = ["answered", "refused", "evasive", "degenerate", "error"]
+    out.write("\nconfusion (rows: verdict, columns: label)\n")
+    out.write(f"  {'':12}" + "".join(f"{lab:>10}" for lab in labels) + "\n")
+    for v in verdicts:
+        out.write(f"  {v:12}" + "".join(f"{ev.confusion[(v, lab)]:10}" for lab in labels) + "\n")
+    if ev.seconds:
+        ms = sorted(s * 1000 for s in ev.seconds)
+        out.write(f"\nspeed: median {ms[len(ms) // 2]:.2f} ms, p95 {ms[int(len(ms) * 0.95)]:.2f} ms"
+                  f" per answer ({len(ms)} answers)\n")
+
+
+def eval_command(path: str, out: TextIO, *, agreed_only: bool = False,
+                 models: set[str] | None = None) -> int:
+    report(evaluate(read_rows(path), agreed_only=agreed_only, models=models), out)
+    return 0
