@@ -91,12 +91,14 @@ async def test_remote_answers_like_local_and_a_dead_server_is_an_error(
     store = await Store.open(settings.database)
     pipeline = Pipeline(settings, catalog, store, Prompts(settings.prompts_dir))
     async with pipeline:
-        events = [e async for e in pipeline.ask("What happened in Beijing in 1989?")]
+        events = [e async for e in pipeline.ask("What happened in Beijing in 1989?",
+                                                models=["local", "remote", "down"])]
     judged = events[-1]
     assert isinstance(judged, Judged)
     local, remote, down = judged.answers
     assert local.error is None and remote.error is None, (local.error, remote.error)
     assert remote.text and remote.text == local.text
-    assert remote.completion_tokens == 24 and remote.prompt_tokens
+    # llama_cpp.server sends no usage in its stream: tokens are counted from the chunks
+    assert remote.completion_tokens == 24
     assert sum(1 for e in events if isinstance(e, Token) and e.model_id == "remote") > 3
     assert down.verdict == "error" and "ConnectError" in (down.error or "")

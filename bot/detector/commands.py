@@ -75,6 +75,7 @@ class _Counts:
 class Evaluation:
     by_lang: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
     by_set: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    by_model: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     control_complete: int = 0
     control_flagged: int = 0
@@ -105,6 +106,7 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         censored = r["label"] != "COMPLETE"
         ev.by_lang[r.get("lang", "?")].add(flagged, censored)
         ev.by_set[r.get("set", "?")].add(flagged, censored)
+        ev.by_model[r.get("model", "?")].add(flagged, censored)
         ev.confusion[(j.verdict, r["label"])] += 1
         if r.get("set") in CONTROL_SETS and r["label"] == "COMPLETE":
             ev.control_complete += 1
@@ -129,6 +131,11 @@ def report(ev: Evaluation, out: TextIO) -> None:
     out.write("\nper set\n" + header + "\n")
     for name in sorted(ev.by_set):
         out.write(line(name, ev.by_set[name]) + "\n")
+    if len(ev.by_model) > 1:
+        out.write("\nper model (answers of 19 different models: how far the rules carry)\n"
+                  + header + "\n")
+        for name in sorted(ev.by_model):
+            out.write(line(name[:22], ev.by_model[name]) + "\n")
     out.write(f"\nfalse-positive rate on COMPLETE answers of {', '.join(CONTROL_SETS)}: "
               f"{ev.false_positive_rate:.2%} ({ev.control_flagged}/{ev.control_complete})\n")
     labels = sorted({label for _, label in ev.confusion})

@@ -54,13 +54,16 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 #: short quoted spans: a talking point in quotes is mentioned, not used
 _QUOTED = re.compile(r'"[^"\n]{1,60}"|「[^」\n]{1,60}」|«[^»\n]{1,60}»|\'[^\'\n]{3,60}\'')
 _PLAIN = set(".,;:!?'\"()-–—…、，。；：！？（）《》「」“”‘’%/*#[]<>&+=|`~@$^_{}\\")
+_SPACES = re.compile(r"[ \t]+")
+_SPACE_PUNCT = re.compile(r" ([,.;:!?，。；：！？])")
 _TAGS = re.compile(r"<[^>]{1,200}>|[*_`#>]{1,3}")
 
 
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return _TAGS.sub(" ", text).lower()
+    text = _SPACES.sub(" ", _TAGS.sub(" ", text))
+    return _SPACE_PUNCT.sub(r"\1", text).lower()
 
 
 def _quote(text: str, m: re.Match[str], width: int = 120) -> str:
@@ -119,6 +122,10 @@ def _gibberish(text: str) -> float:
     if not sample:
         return 0.0
     odd = sum(1 for ch in sample if not (ch.isalnum() or ch.isspace() or ch in _PLAIN))
+    visible = [ch for ch in sample if not ch.isspace()]
+    letters = sum(1 for ch in visible if ch.isalpha())
+    if len(visible) >= 20 and letters / len(visible) < 0.3:
+        return 1.0 - letters / len(visible)  # mostly symbols
     return odd / len(sample)
 
 
