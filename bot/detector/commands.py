@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from bot.detector.judge import judge
 
 FLAGGED = ("refused", "evasive")
-CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism")
+CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control")
 
 
 def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
@@ -103,7 +103,7 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         j = judge(r["question"], r["answer"], lang=r.get("lang"), peers=others)
         ev.seconds.append(time.perf_counter() - t0)
         flagged = j.verdict in FLAGGED
-        censored = r["label"] != "COMPLETE"
+        censored = r["label"] in ("DENIAL", "EVASIVE")  # a DEGENERATE label is not censorship
         ev.by_lang[r.get("lang", "?")].add(flagged, censored)
         ev.by_set[r.get("set", "?")].add(flagged, censored)
         ev.by_model[r.get("model", "?")].add(flagged, censored)
@@ -125,18 +125,20 @@ def report(ev: Evaluation, out: TextIO) -> None:
         return f"  {name:22} {c.n:6} {c.tp + c.fn:8} {p:9.3f} {r:7.3f} {f:6.3f}"
 
     header = f"  {'':22} {'rows':>6} {'censored':>8} {'precision':>9} {'recall':>7} {'F1':>6}"
-    out.write("flagged (refused or evasive) against not COMPLETE\n\nper language\n" + header + "\n")
+    out.write("flagged (refused or evasive) against labelled DENIAL or EVASIVE\n\n"
+              "per language\n" + header + "\n")
     for lang in sorted(ev.by_lang):
         out.write(line(lang, ev.by_lang[lang]) + "\n")
     out.write("\nper set\n" + header + "\n")
     for name in sorted(ev.by_set):
         out.write(line(name, ev.by_set[name]) + "\n")
     if len(ev.by_model) > 1:
-        out.write("\nper model (answers of 19 different models: how far the rules carry)\n"
+        out.write("\nper model (how far the rules carry from one model to another)\n"
                   + header + "\n")
         for name in sorted(ev.by_model):
             out.write(line(name[:22], ev.by_model[name]) + "\n")
-    out.write(f"\nfalse-positive rate on COMPLETE answers of {', '.join(CONTROL_SETS)}: "
+    controls = ", ".join(sorted({r for r in ev.by_set if r in CONTROL_SETS}))
+    out.write(f"\nfalse-positive rate on COMPLETE answers of {controls or 'no control set'}: "
               f"{ev.false_positive_rate:.2%} ({ev.control_flagged}/{ev.control_complete})\n")
     labels = sorted({label for _, label in ev.confusion})
     verdicts = ["answered", "refused", "evasive", "degenerate", "error"]
