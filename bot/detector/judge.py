@@ -53,7 +53,10 @@ _LATIN = re.compile(r"[A-Za-zÀ-ÿ]")
 _WORDS = re.compile(r"\w+", re.UNICODE)
 #: short quoted spans: a talking point in quotes is mentioned, not used
 _QUOTED = re.compile(r'"[^"\n]{1,60}"|「[^」\n]{1,60}」|«[^»\n]{1,60}»|\'[^\'\n]{3,60}\'')
-_PLAIN = set(".,;:!?'\"()-–—…、，。；：！？（）《》「」“”‘’%/*#[]<>&+=|`~@$^_{}\\")
+_PLAIN = ".,;:!?'\"()–—…、，。；：！？（）《》「」“”‘’%/*#<>&+=|`~@$^_{}"
+_ODD = re.compile(r"[^\w\s" + re.escape(_PLAIN) + r"\[\]\-\\]")
+_SPACE = re.compile(r"\s")
+_LETTERS = re.compile(r"[^\W\d_]")
 _SPACES = re.compile(r"[ \t]+")
 _SPACE_PUNCT = re.compile(r" ([,.;:!?，。；：！？])")
 _TAGS = re.compile(r"<[^>]{1,200}>|[*_`#>]{1,3}")
@@ -121,12 +124,11 @@ def _gibberish(text: str) -> float:
     sample = text[:BODY]
     if not sample:
         return 0.0
-    odd = sum(1 for ch in sample if not (ch.isalnum() or ch.isspace() or ch in _PLAIN))
-    visible = [ch for ch in sample if not ch.isspace()]
-    letters = sum(1 for ch in visible if ch.isalpha())
-    if len(visible) >= 20 and letters / len(visible) < 0.3:
-        return 1.0 - letters / len(visible)  # mostly symbols
-    return odd / len(sample)
+    visible = len(sample) - len(_SPACE.findall(sample))
+    letters = len(_LETTERS.findall(sample))
+    if visible >= 20 and letters / visible < 0.3:
+        return 1.0 - letters / visible  # mostly symbols
+    return len(_ODD.findall(sample)) / len(sample)
 
 
 def _echoes(question: str, answer: str) -> bool:

@@ -1,0 +1,125 @@
+"""Assemble the Telegram application: one place, the ``Application.builder()`` chain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.pipeline import Pipeline
+
+from . import handlers as h
+
+log = logging.getLogger(__name__)
+
+
+class RedactToken(logging.Filter):
+    """Never let the bot token reach a log: python-telegram-bot and httpx put it in URLs."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.patterns = [re.escape(token)] if token else []
+        self.patterns.append(r"bot\d{5,}:[A-Za-z0-9_-]{20,}")
+        self.regex = re.compile("|".join(self.patterns))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.regex.sub("bot<token>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_protected: set[str] = set()
+
+
+def protect_logs(token: str) -> None:
+    """Quiet the HTTP loggers and redact the token from every log record, whichever logger
+    or handler it goes through: the record factory rewrites it as it is made."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if token in _protected:
+        return
+    _protected.add(token)
+    redact = RedactToken(token)
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+def build_application(settings: Settings, pipeline: Pipeline) -> Application:
+    token = settings.telegram_token.get()
+    protect_logs(token)
+    builder = ApplicationBuilder().token(token).concurrent_updates(True)
+    if settings.telegram_base_url:
+        base = settings.telegram_base_url.rstrip("/")
+        builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
+    service = h.ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
+                            queue_limit=settings.queue_limit)
+
+    async def post_init(app: Application) -> None:
+        service.start_worker(app)
+        await h.register_commands(app)
+
+    async def post_shutdown(_app: Application) -> None:
+        await service.stop_worker()
+
+    app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    app.bot_data["parallax"] = service
+    app.add_handler(CommandHandler("start", h.cmd_start))
+    app.add_handler(CommandHandler("help", h.cmd_help))
+    app.add_handler(CommandHandler("ask", h.cmd_ask))
+    app.add_handler(CommandHandler("models", h.cmd_models))
+    app.add_handler(CommandHandler("profile", h.cmd_profile))
+    app.add_handler(CommandHandler("language", h.cmd_language))
+    app.add_handler(CommandHandler("forget", h.cmd_forget))
+    app.add_handler(CommandHandler("stats", h.cmd_stats))
+    app.add_handler(CommandHandler("export", h.cmd_export))
+    app.add_handler(CallbackQueryHandler(h.on_button))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.on_text))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _on_error(update: object, context: object) -> None:
+    error = getattr(context, "error", None)
+    log.error("update failed: %s: %s", type(error).__name__, error)
+
+
+def run_polling(settings: Settings) -> None:
+    """`parallax bot`: load the models, then poll Telegram until interrupted."""
+    protect_logs(settings.telegram_token.get())  # before anything can log
+
+    async def open_pipeline() -> Pipeline:
+        pipeline = await Pipeline.open(settings)
+        errors = await pipeline.warm(pipeline.catalog.select(list(settings.models) or None))
+        for model_id, err in errors.items():
+            if err:
+                log.warning("model %s unavailable: %s", model_id, err)
+        return pipeline
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pipeline = loop.run_until_complete(open_pipeline())
+    app = build_application(settings, pipeline)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    finally:
+        loop.run_until_complete(pipeline.close())
+        loop.close()

@@ -1,0 +1,498 @@
+"""The bot's behaviour: commands, questions, buttons. Thin over the pipeline and the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.ext import Application, ContextTypes
+
+from bot.i18n import LANGUAGES, t
+from bot.lang import detect
+from bot.pipeline import (
+    Accepted,
+    AnswerFinished,
+    AnswerStarted,
+    Judged,
+    Pipeline,
+    Rejected,
+    Token,
+)
+
+from .render import BODY_LIMIT, answer_message, esc, html_pieces, summary_message
+from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "zh": "中文"}
+COMMANDS = ("start", "help", "ask", "models", "profile", "language", "forget", "stats",
+            "export")
+
+
+@dataclass
+class Job:
+    chat_id: int
+    chat_type: str
+    user_id: int
+    text: str
+    ui: str
+    reply_to: int | None
+    models: list[str] | None = None
+    profile: str | None = None
+
+
+@dataclass
+class ParallaxBot:
+    """Everything the handlers share, kept in ``application.bot_data["parallax"]``."""
+
+    pipeline: Pipeline
+    operators: frozenset[int]
+    queue_limit: int = 8
+    queue: list[Job] = field(default_factory=list)
+    running: Job | None = None
+    pacers: dict[int, ChatPacer] = field(default_factory=dict)
+    average_seconds: float = 30.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _salt: bytes = b""
+    worker: asyncio.Task[None] | None = None
+
+    @property
+    def store(self):
+        return self.pipeline.store
+
+    # -- identity -------------------------------------------------------------------------------
+    async def ref(self, kind: str, number: int) -> str:
+        """An anonymous, stable reference: HMAC of the id with a salt kept in the database."""
+        if not self._salt:
+            salt = await self.store.get_setting("global", "user_salt")
+            if salt is None:
+                salt = secrets.token_hex(32)
+                await self.store.set_setting("global", "user_salt", salt)
+            self._salt = salt.encode()
+        return hmac.new(self._salt, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def ui_language(self, update: Update, text: str | None = None) -> str:
+        user = update.effective_user
+        if user is not None:
+            chosen = await self.store.get_setting(f"user:{await self.ref('user', user.id)}",
+                                                  "language")
+            if chosen in LANGUAGES:
+                return chosen
+            code = (user.language_code or "").split("-")[0]
+            if code in LANGUAGES:
+                return code
+        if text:
+            lang = detect(text)
+            if lang.supported:
+                return lang.code
+        return "en"
+
+    def pacer(self, chat_id: int, chat_type: str) -> ChatPacer:
+        if chat_id not in self.pacers:
+            group = chat_type in (ChatType.GROUP, ChatType.SUPERGROUP)
+            self.pacers[chat_id] = ChatPacer(GROUP_PER_MINUTE if group else None)
+        return self.pacers[chat_id]
+
+    # -- the queue --------------------------------------------------------------------------
+    def start_worker(self, app: Application) -> None:
+        if self.worker is None:
+            self.worker = asyncio.create_task(self._work(app), name="parallax-worker")
+
+    async def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.worker
+            self.worker = None
+
+    async def _work(self, app: Application) -> None:
+        while True:
+            if not self.queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            job = self.queue.pop(0)
+            self.running = job
+            started = asyncio.get_running_loop().time()
+            try:
+                await self.answer(app, job)
+            except ChatGone as exc:
+                log.warning("chat %s is gone (%s): its answers are dropped", job.chat_id,
+                            type(exc).__name__)
+            except Exception:
+                log.exception("question in chat %s failed", job.chat_id)
+            finally:
+                self.running = None
+                spent = asyncio.get_running_loop().time() - started
+                self.average_seconds = 0.7 * self.average_seconds + 0.3 * spent
+
+    async def enqueue(self, app: Application, job: Job) -> None:
+        waiting = len(self.queue) + (1 if self.running else 0)
+        if len(self.queue) >= self.queue_limit:
+            seconds = int(self.average_seconds * waiting) + 1
+            await app.bot.send_message(job.chat_id, t(job.ui, "tg_busy", waiting=waiting,
+                                                      seconds=seconds),
+                                       reply_to_message_id=job.reply_to)
+            return
+        self.queue.append(job)
+        if waiting:
+            await app.bot.send_message(job.chat_id, t(job.ui, "tg_queued",
+                                                      position=waiting + 1),
+                                       reply_to_message_id=job.reply_to)
+        self._wake.set()
+
+    # -- one question -------------------------------------------------------------------------
+    async def answer(self, app: Application, job: Job) -> None:
+        bot = app.bot
+        pacer = self.pacer(job.chat_id, job.chat_type)
+        lives: dict[str, LiveMessage] = {}
+        texts: dict[str, str] = {}
+        typing = asyncio.create_task(self._typing(app, job.chat_id))
+        chat_scope = f"chat:{job.chat_id}"
+        models = job.models
+        profile = job.profile
+        if job.chat_type != ChatType.PRIVATE:
+            stored = await self.store.get_setting(chat_scope, "models")
+            models = models or (json.loads(stored) if stored else None)
+            profile = profile or await self.store.get_setting(chat_scope, "profile")
+        else:
+            profile = profile or await self.store.get_setting(
+                f"user:{await self.ref('user', job.user_id)}", "profile")
+        try:
+            async for event in self.pipeline.ask(
+                    job.text, models=models, profile=profile, source="telegram",
+                    user_ref=await self.ref("user", job.user_id),
+                    chat_ref=await self.ref("chat", job.chat_id), ui_language=job.ui):
+                match event:
+                    case Rejected():
+                        await pacer.call(lambda e=event: bot.send_message(
+                            job.chat_id, e.message, reply_to_message_id=job.reply_to),
+                            must=True)
+                    case Accepted():
+                        for note in event.notes:
+                            await pacer.call(lambda n=note: bot.send_message(
+                                job.chat_id, n, reply_to_message_id=job.reply_to), must=True)
+                    case AnswerStarted():
+                        live = LiveMessage(bot, job.chat_id, pacer, reply_to=job.reply_to)
+                        lives[event.model.id] = live
+                        texts[event.model.id] = ""
+                        await live.start(answer_message(job.ui, event.model, "",
+                                                        streaming=True))
+                    case Token():
+                        texts[event.model_id] += event.text
+                        live = lives[event.model_id]
+                        spec = self.pipeline.catalog.get(event.model_id)
+                        await live.push(answer_message(job.ui, spec, texts[event.model_id],
+                                                       streaming=True))
+                    case AnswerFinished():
+                        a = event.answer
+                        await lives[a.model.id].push(answer_message(job.ui, a.model, a.text))
+                    case Judged():
+                        await self._finish(app, job, event, lives, pacer)
+        finally:
+            typing.cancel()
+
+    async def _finish(self, app: Application, job: Job, judged: Judged,
+                      lives: dict[str, LiveMessage], pacer: ChatPacer) -> None:
+        bot = app.bot
+        for a in judged.answers:
+            live = lives[a.model.id]
+            await live.finish(answer_message(job.ui, a.model, a.text, a))
+            if len(a.text.strip()) > BODY_LIMIT:  # the rest of a long answer, in more messages
+                anchor = live.message.message_id if live.message else None
+                for piece in html_pieces(a.text.strip()[BODY_LIMIT:], 4000):
+                    await pacer.call(lambda p=piece, r=anchor: bot.send_message(
+                        job.chat_id, p, parse_mode=ParseMode.HTML, reply_to_message_id=r),
+                        must=True)
+        rows = []
+        for a in judged.answers:
+            if a.answer_id is None:
+                continue
+            row = [InlineKeyboardButton(t(job.ui, "tg_wrong_button", model=a.model.name)[:60],
+                                        callback_data=f"w:{a.answer_id}")]
+            if a.thinking:
+                row.append(InlineKeyboardButton(
+                    t(job.ui, "tg_thinking_button", model=a.model.name)[:60],
+                    callback_data=f"t:{a.answer_id}"))
+            rows.append(row)
+        found = self.pipeline.prompts.find_question(judged.question)
+        if found is not None:
+            prepared, lang = found
+            rows.append([InlineKeyboardButton(t(job.ui, "tg_same_in",
+                                                language=LANGUAGE_NAMES[other]),
+                                              callback_data=f"q:{prepared.id}:{other}")
+                         for other in ("zh", "en", "fr") if other != lang
+                         and other in prepared.texts])
+        summary = LiveMessage(bot, job.chat_id, pacer, reply_to=job.reply_to)
+        await summary.finish(summary_message(job.ui, judged.question, list(judged.answers)),
+                             InlineKeyboardMarkup(rows) if rows else None)
+
+    async def _typing(self, app: Application, chat_id: int) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await app.bot.send_chat_action(chat_id, ChatAction.TYPING)
+                await asyncio.sleep(4.5)
+
+
+def _service(context: ContextTypes.DEFAULT_TYPE) -> ParallaxBot:
+    return context.application.bot_data["parallax"]
+
+
+# -- message handlers -----------------------------------------------------------------------
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A question: any text in a private chat; in a group a mention or a reply to the bot."""
+    msg = update.effective_message
+    chat = update.effective_chat
+    if msg is None or chat is None or update.effective_user is None or not msg.text:
+        return
+    text = msg.text
+    if chat.type != ChatType.PRIVATE:
+        me = context.bot.username or ""
+        mention = f"@{me}".lower()
+        replied = (msg.reply_to_message is not None and msg.reply_to_message.from_user
+                   is not None and msg.reply_to_message.from_user.id == context.bot.id)
+        if mention and mention in text.lower():
+            text = text.replace(f"@{me}", " ").replace(mention, " ").strip()
+        elif not replied:
+            return  # other chatter
+    await _ask(update, context, text)
+
+
+async def _ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    svc = _service(context)
+    msg, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    assert msg is not None and chat is not None and user is not None
+    ui = await svc.ui_language(update, text)
+    job = Job(chat_id=chat.id, chat_type=chat.type, user_id=user.id, text=text, ui=ui,
+              reply_to=msg.message_id if chat.type != ChatType.PRIVATE else None)
+    await svc.enqueue(context.application, job)
+
+
+async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text = " ".join(context.args or [])
+    if not text.strip():
+        ui = await _service(context).ui_language(update)
+        await update.effective_message.reply_text(t(ui, "tg_ask_usage"))  # type: ignore[union-attr]
+        return
+    await _ask(update, context, text)
+
+
+async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ui = await _service(context).ui_language(update)
+    await update.effective_message.reply_text(t(ui, "tg_start"),  # type: ignore[union-attr]
+                                              parse_mode=ParseMode.HTML)
+
+
+async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ui = await _service(context).ui_language(update)
+    await update.effective_message.reply_text(t(ui, "tg_help"))  # type: ignore[union-attr]
+
+
+async def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or chat.type == ChatType.PRIVATE:
+        return True
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in ("creator", "administrator")
+
+
+async def cmd_models(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The models; in a group, admins can set them: /models ID [ID…] (or /models default)."""
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    chat = update.effective_chat
+    assert chat is not None and update.effective_message is not None
+    args = context.args or []
+    scope = f"chat:{chat.id}" if chat.type != ChatType.PRIVATE else None
+    if args and scope:
+        if not await _is_admin(update, context):
+            await update.effective_message.reply_text(t(ui, "tg_admins_only"))
+            return
+        if args == ["default"]:
+            await svc.store.set_setting(scope, "models", None)
+            chosen = [m.id for m in svc.pipeline.catalog.defaults()]
+        else:
+            try:
+                chosen = [m.id for m in svc.pipeline.catalog.select(args)]
+            except KeyError as exc:
+                await update.effective_message.reply_text(str(exc))
+                return
+            await svc.store.set_setting(scope, "models", json.dumps(chosen))
+        await update.effective_message.reply_text(t(ui, "tg_group_models_set",
+                                                    models=", ".join(chosen)))
+        return
+    stored = await svc.store.get_setting(scope, "models") if scope else None
+    specs = svc.pipeline.catalog.select(json.loads(stored) if stored else None)
+    lines = [f"<b>{esc(t(ui, 'tg_models_title'))}</b>"]
+    for m in specs:
+        lines.append(f"{m.flag} <b>{esc(m.name)}</b> — {esc(m.organisation)} "
+                     f"({esc(m.country_name)}), {esc(m.licence)} · <code>{esc(m.id)}</code>")
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+async def cmd_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None and update.effective_message is not None
+    scope = (f"chat:{chat.id}" if chat.type != ChatType.PRIVATE
+             else f"user:{await svc.ref('user', user.id)}")
+    names = svc.pipeline.prompts.profile_names()
+    args = context.args or []
+    if len(args) == 1 and args[0] in names:
+        if not await _is_admin(update, context):
+            await update.effective_message.reply_text(t(ui, "tg_admins_only"))
+            return
+        await svc.store.set_setting(scope, "profile", args[0])
+        await update.effective_message.reply_text(t(ui, "tg_profile_set", profile=args[0]))
+        return
+    now = await svc.store.get_setting(scope, "profile") or svc.pipeline.settings.profile
+    await update.effective_message.reply_text(t(ui, "tg_profile_usage", profile=now))
+
+
+async def cmd_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = _service(context)
+    user = update.effective_user
+    assert user is not None and update.effective_message is not None
+    args = context.args or []
+    if len(args) == 1 and args[0] in LANGUAGES:
+        await svc.store.set_setting(f"user:{await svc.ref('user', user.id)}", "language",
+                                    args[0])
+        await update.effective_message.reply_text(t(args[0], "tg_language_set"))
+        return
+    ui = await svc.ui_language(update)
+    await update.effective_message.reply_text(t(ui, "tg_language_usage"))
+
+
+async def cmd_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    user = update.effective_user
+    assert user is not None and update.effective_message is not None
+    count = await svc.store.count_user_rows(await svc.ref("user", user.id))
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton(t(ui, "tg_forget_yes"), callback_data=f"f:yes:{user.id}"),
+        InlineKeyboardButton(t(ui, "tg_forget_no"), callback_data=f"f:no:{user.id}")]])
+    await update.effective_message.reply_text(t(ui, "tg_forget_confirm", count=count),
+                                              reply_markup=markup)
+
+
+def _operator(update: Update, svc: ParallaxBot) -> bool:
+    return update.effective_user is not None and update.effective_user.id in svc.operators
+
+
+async def cmd_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    assert update.effective_message is not None
+    if not _operator(update, svc):
+        await update.effective_message.reply_text(t(ui, "tg_operators_only"))
+        return
+    stats = await svc.store.stats()
+    lines = [f"<b>{esc(t(ui, 'tg_stats_title'))}</b>",
+             f"questions: {stats['questions']}",
+             "per day: " + esc(", ".join(f"{d} {n}" for d, n in
+                                         list(stats["questions_per_day"].items())[-7:])),
+             "per language: " + esc(", ".join(f"{k} {v}" for k, v in
+                                              stats["questions_per_language"].items()))]
+    for model, verdicts in stats["verdicts_per_model"].items():
+        total = sum(verdicts.values()) or 1
+        rates = ", ".join(f"{v} {n / total:.0%}" for v, n in sorted(verdicts.items()))
+        lines.append(f"<code>{esc(model)}</code>: {esc(rates)}")
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+async def cmd_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    from bot.export import export_bytes
+
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    chat = update.effective_chat
+    assert update.effective_message is not None and chat is not None
+    if not _operator(update, svc):
+        await update.effective_message.reply_text(t(ui, "tg_operators_only"))
+        return
+    for fmt in ("jsonl", "csv"):
+        data, rows = await export_bytes(svc.store, fmt)
+        await context.bot.send_document(chat.id, InputFile(data, filename=f"parallax.{fmt}"),
+                                        caption=t(ui, "tg_export_caption", rows=rows))
+
+
+# -- buttons --------------------------------------------------------------------------------
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = _service(context)
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_user is None:
+        return
+    ui = await svc.ui_language(update)
+    user_ref = await svc.ref("user", update.effective_user.id)
+    kind, _, rest = query.data.partition(":")
+    if kind == "w":
+        answer = await svc.store.answer(int(rest))
+        if answer is None:
+            await query.answer(t(ui, "tg_gone_question"))
+            return
+        await svc.store.save_feedback(int(rest), "verdict_wrong", user_ref)
+        model = svc.pipeline.catalog.get(answer["model_id"]).name \
+            if answer["model_id"] in {m.id for m in svc.pipeline.catalog.models} \
+            else answer["model_id"]
+        await query.answer(t(ui, "tg_wrong_thanks", model=model), show_alert=False)
+    elif kind == "t":
+        answer = await svc.store.answer(int(rest))
+        await query.answer()
+        if not answer or not answer.get("thinking"):
+            await context.bot.send_message(query.message.chat.id,  # type: ignore[union-attr]
+                                           t(ui, "tg_no_thinking"))
+            return
+        title = t(ui, "tg_thinking_title", model=answer["model_id"])
+        for i, piece in enumerate(html_pieces(answer["thinking"], 3900)):
+            prefix = f"💭 <b>{esc(title)}</b>\n\n" if i == 0 else ""
+            await context.bot.send_message(query.message.chat.id,  # type: ignore[union-attr]
+                                           prefix + piece, parse_mode=ParseMode.HTML)
+    elif kind == "q":
+        qid, _, lang = rest.partition(":")
+        prepared = next((q for q in svc.pipeline.prompts.questions() if q.id == qid), None)
+        await query.answer()
+        if prepared is None or lang not in prepared.texts or query.message is None:
+            return
+        chat = query.message.chat
+        await svc.enqueue(context.application, Job(
+            chat_id=chat.id, chat_type=chat.type, user_id=update.effective_user.id,
+            text=prepared.texts[lang], ui=ui, reply_to=None))
+    elif kind == "f":
+        answer_kind, _, owner = rest.partition(":")
+        if str(update.effective_user.id) != owner:
+            await query.answer()
+            return  # only the user who asked may confirm
+        await query.answer()
+        if answer_kind == "yes":
+            n = await svc.store.forget_user(user_ref)
+            text = t(ui, "tg_forget_done", count=n)
+        else:
+            text = t(ui, "tg_forget_cancelled")
+        if query.message is not None:
+            pacer = svc.pacer(query.message.chat.id, query.message.chat.type)
+            await pacer.call(lambda: query.edit_message_text(text), must=True)
+
+
+async def register_commands(app: Application) -> None:
+    """Command descriptions, in each interface language."""
+    for lang in (None, "en", "fr", "zh"):
+        commands = [BotCommand(c, t(lang or "en", f"cmd_{c}")) for c in COMMANDS]
+        with contextlib.suppress(Exception):
+            await app.bot.set_my_commands(commands, language_code=lang)
+

@@ -1,0 +1,134 @@
+"""Telegram HTML: every model output escaped, messages cut to 4,096 characters cleanly."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.catalog import ModelSpec
+from bot.i18n import t
+from bot.pipeline import Answer
+
+LIMIT = 4096
+#: room kept for the header and footer around an answer's text in its message
+BODY_LIMIT = 3500
+VERDICT_ICON = {"answered": "🟩", "refused": "🟥", "evasive": "🟧", "degenerate": "⬜",
+                "error": "⚠️"}
+_TAG = re.compile(r"<[^>]*>")
+
+
+def esc(text: str) -> str:
+    """Escape model (or user) text for parse_mode=HTML: <, > and & only, as Telegram asks."""
+    return html.escape(text, quote=False)
+
+
+def header(model: ModelSpec) -> str:
+    return f"<b>{esc(model.name)}</b> · {esc(model.organisation)} {model.flag}"
+
+
+def verdict_label(lang: str, verdict: str | None) -> str:
+    if not verdict:
+        return ""
+    return f"{VERDICT_ICON.get(verdict, '')} {t(lang, 'verdict_' + verdict)}"
+
+
+def stats_line(lang: str, a: Answer) -> str:
+    bits = []
+    if a.seconds is not None:
+        bits.append(f"{a.seconds:.1f} s")
+    if a.tokens_per_second:
+        bits.append(f"{a.tokens_per_second:.0f} tok/s")
+    return " · ".join(bits)
+
+
+def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None = None,
+                   *, streaming: bool = False) -> str:
+    """One model's message: header, the answer so far (escaped), then verdict and figures."""
+    body = text.strip()
+    cut = False
+    if len(body) > BODY_LIMIT:
+        body, cut = body[:BODY_LIMIT], True
+    parts = [header(model), ""]
+    parts.append(esc(body) + (" …" if cut or streaming else "") if body else "…")
+    if answer is not None:
+        footer = " · ".join(x for x in (verdict_label(lang, answer.verdict),
+                                        stats_line(lang, answer)) if x)
+        if answer.error:
+            parts.append(f"\n⚠️ <i>{esc(answer.error[:300])}</i>")
+        if answer.thinking == "":
+            parts.append(f"<i>{esc(t(lang, 'tg_empty_think'))}</i>")
+        parts.append(f"\n{footer}")
+    return "\n".join(parts)
+
+
+def summary_message(lang: str, question: str, answers: list[Answer]) -> str:
+    lines = [f"<b>{esc(t(lang, 'tg_summary'))}</b> — <i>{esc(question[:200])}</i>", ""]
+    for a in answers:
+        verdict = esc(t(lang, "verdict_" + (a.verdict or "error")))
+        line = (f"{VERDICT_ICON.get(a.verdict or '', '')} <b>{esc(a.model.name)}</b> "
+                f"({esc(a.model.organisation)} {a.model.flag}): {verdict}")
+        reason = a.reasons[0] if a.reasons else None
+        if a.error:
+            line += f" — <i>{esc(a.error[:120])}</i>"
+        elif reason and a.verdict in ("refused", "evasive", "degenerate"):
+            key = "signal_" + reason["signal"]
+            signal = t(lang, key) if _has(lang, key) else reason["signal"].replace("_", " ")
+            quote = f": “{esc(str(reason['quote'])[:120])}”" if reason.get("quote") else ""
+            line += f" — {esc(signal)}{quote}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _has(lang: str, key: str) -> bool:
+    try:
+        t(lang, key)
+    except KeyError:
+        return False
+    return True
+
+
+def plain(html_text: str) -> str:
+    """The plain-text fallback of one of our HTML messages."""
+    return html.unescape(_TAG.sub("", html_text))
+
+
+def split(text: str, limit: int = LIMIT) -> list[str]:
+    """Cut plain text into pieces of at most ``limit`` characters, at line or word breaks when
+    possible, never inside a character (Python strings are whole code points; Telegram counts
+    UTF-16 units, so astral characters count double and are allowed for here)."""
+    def units(s: str) -> int:
+        return len(s.encode("utf-16-le")) // 2
+
+    pieces: list[str] = []
+    rest = text
+    while units(rest) > limit:
+        # the longest prefix that fits
+        lo, hi = 0, len(rest)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if units(rest[:mid]) <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = lo
+        for sep in ("\n\n", "\n", ". ", "。", " "):
+            at = rest.rfind(sep, 0, cut)
+            if at > cut // 2:
+                cut = at + len(sep)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def html_pieces(text: str, limit: int = LIMIT) -> list[str]:
+    """Escape and split model text so that every piece, once escaped, fits ``limit``."""
+    # escaping can only lengthen text (&amp; is 5 characters): split the raw text with room
+    room = limit
+    while True:
+        pieces = [esc(p) for p in split(text, room)]
+        if all(len(p.encode("utf-16-le")) // 2 <= limit for p in pieces):
+            return pieces
+        room = int(room * 0.8)

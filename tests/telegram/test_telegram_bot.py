@@ -1,0 +1,233 @@
+"""End to end: python-telegram-bot's Application talks HTTP to the Bot API test server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import fake, require_real_model
+from fake_bot_api import BOT_USERNAME
+from harness import OPERATOR, Harness, harness, start_harness, stop_harness  # noqa: F401
+
+from bot.config import load_settings
+from bot.pipeline import Pipeline
+
+USER = 7
+GROUP = -100500
+
+
+async def ask_private(h: Harness, text: str, user: int = USER, lang: str | None = "en") -> None:
+    h.api.send_text(user, user, text, language_code=lang)
+    await h.until(lambda: h.summary(user) is not None, timeout=90)
+
+
+async def test_private_question_streams_one_message_per_model_then_a_summary(
+        harness: Harness) -> None:
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    msgs = h.api.sent(USER)
+    alpha = next(m for m in msgs if m.text.startswith("Fake alpha"))
+    beta = next(m for m in msgs if m.text.startswith("Fake beta"))
+    assert "Org alpha 🇨🇳" in alpha.text and "Paris39 is the capital" in alpha.text
+    assert "🟩 answered" in alpha.text and "tok/s" in alpha.text
+    assert "Lyon" in beta.text and "🟩 answered" in beta.text
+    # streamed: edited several times, never faster than Telegram allows
+    assert len(alpha.edits) >= 2
+    for m in (alpha, beta):
+        gaps = [b - a for a, b in zip(m.edits, m.edits[1:], strict=False)]
+        assert all(g >= 1.0 for g in gaps), gaps
+    summary = h.summary(USER)
+    assert summary is not None and "Verdicts" in summary.text
+    assert "Fake alpha" in summary.text and "Fake beta" in summary.text
+    buttons = [b for row in summary.reply_markup["inline_keyboard"] for b in row]
+    assert any(b["callback_data"].startswith("w:") for b in buttons)
+    # prepared question: the same in the other languages
+    assert {b["callback_data"].rsplit(":", 1)[1] for b in buttons
+            if b["callback_data"].startswith("q:")} == {"zh", "fr"}
+    assert not [c for c in h.api.calls if c.status == 429]
+    assert h.api.calls_of("sendChatAction")  # typing shows while the models work
+
+
+async def test_hostile_model_output_is_escaped(tmp_path: Path) -> None:
+    hostile = ["<b>bold?</b> ", "</pre> ", "AT&T ", "**unbalanced ", "<script>x</script> ",
+               "a < b > c &amp; "]
+    h = await start_harness(tmp_path, {"evil": fake(chunks=hostile, delay=0.01)})
+    try:
+        await ask_private(h, "Is Taiwan a country?")
+        evil = next(m for m in h.api.sent(USER) if m.text.startswith("Fake evil"))
+        for piece in hostile:
+            assert piece.strip() in evil.text  # shown literally, as the model wrote it
+        assert not [c for c in h.api.calls if c.status == 400 and "parse" in
+                    json.dumps(c.result)]
+    finally:
+        await stop_harness(h)
+
+
+async def test_long_answers_are_split_cleanly(tmp_path: Path) -> None:
+    words = [f"mot{i:04d}é " for i in range(900)]  # ~8,100 characters
+    h = await start_harness(tmp_path, {"long": fake(chunks=words, delay=0.0)})
+    try:
+        await ask_private(h, "Quelle est la capitale de la France ?", lang="fr")
+        msgs = [m for m in h.api.sent(USER) if "mot" in m.text]
+        assert len(msgs) >= 3
+        assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in msgs)
+        joined = " ".join(m.text for m in msgs)
+        for w in ("mot0000é", "mot0450é", "mot0899é"):
+            assert w in joined
+        assert "a répondu" in msgs[0].text or "dégénéré" in msgs[0].text  # French interface
+    finally:
+        await stop_harness(h)
+
+
+async def test_retry_after_pauses_edits_and_final_texts_still_land(harness: Harness) -> None:
+    h = harness
+    h.api.force_429 = 3
+    h.api.retry_after = 2
+    await ask_private(h, "What is the capital of France?")
+    throttled = [c for c in h.api.calls if c.status == 429]
+    assert len(throttled) == 3
+    after = [c for c in h.api.calls if c.at > throttled[-1].at and c.method in
+             ("sendMessage", "editMessageText")]
+    assert after and after[0].at - throttled[-1].at >= 1.9  # waited out retry_after
+    alpha = next(m for m in h.api.sent(USER) if m.text.startswith("Fake alpha"))
+    assert "🟩 answered" in alpha.text and "Paris39 is the capital" in alpha.text
+
+
+async def test_group_triggers_and_chatter(harness: Harness) -> None:
+    h = harness
+    h.api.send_text(GROUP, USER, "hello everyone, lunch?", chat_type="group")
+    h.api.send_text(GROUP, USER, "/ask What is the capital of France?", chat_type="group")
+    await h.until(lambda: h.summary(GROUP) is not None and h.idle(), timeout=90)
+    first = len(h.api.sent(GROUP))
+    assert not any("lunch" in m.text for m in h.api.sent(GROUP))
+    h.api.send_text(GROUP, USER, f"@{BOT_USERNAME} Is Taiwan a country?", chat_type="group")
+    await h.until(lambda: len([m for m in h.api.sent(GROUP) if "Verdicts" in m.text]) == 2
+                  and h.idle(), timeout=90)
+    bot_msg = h.api.sent(GROUP)[-1].message_id
+    h.api.send_text(GROUP, USER, "And Hong Kong?", chat_type="group", reply_to=bot_msg)
+    await h.until(lambda: len([m for m in h.api.sent(GROUP) if "Verdicts" in m.text]) == 3
+                  and h.idle(), timeout=90)
+    rows = sqlite3.connect(h.pipeline.settings.database).execute(
+        "SELECT text FROM questions ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["What is the capital of France?", "Is Taiwan a country?",
+                                    "And Hong Kong?"]
+    assert first >= 3
+    # a group's messages stay within 20 a minute: no 429 was needed
+    assert not [c for c in h.api.calls if c.status == 429]
+
+
+async def test_group_admins_set_models_others_cannot(harness: Harness) -> None:
+    h = harness
+    h.api.admins.add(1)
+    h.api.send_text(GROUP, USER, "/models beta", chat_type="group")
+    await h.until(lambda: any("admins" in m.text for m in h.api.sent(GROUP)))
+    h.api.send_text(GROUP, 1, "/models beta", chat_type="group")
+    await h.until(lambda: any("Models for this group: beta" in m.text
+                              for m in h.api.sent(GROUP)))
+    h.api.send_text(GROUP, USER, "/ask What is the capital of France?", chat_type="group")
+    await h.until(lambda: h.summary(GROUP) is not None)
+    assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(GROUP))
+
+
+async def test_forget_removes_the_users_rows(harness: Harness) -> None:
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    await h.until(h.idle)
+    db = h.pipeline.settings.database
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM questions").fetchone()[0] == 1
+    summary = h.summary(USER)
+    h.api.press(USER, USER, summary.message_id, summary.reply_markup["inline_keyboard"][0][0]
+                ["callback_data"])
+    await h.until(lambda: sqlite3.connect(db).execute(
+        "SELECT count(*) FROM feedback").fetchone()[0] == 1)
+    h.api.send_text(USER, USER, "/forget", language_code="en")
+    await h.until(lambda: any("cannot be undone" in m.text for m in h.api.sent(USER)))
+    confirm = next(m for m in h.api.sent(USER) if "cannot be undone" in m.text)
+    h.api.press(USER, 8, confirm.message_id, f"f:yes:{USER}")  # someone else: ignored
+    h.api.press(USER, USER, confirm.message_id, f"f:yes:{USER}")
+    await h.until(lambda: "deleted" in h.api.messages[(USER, confirm.message_id)].text)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM questions").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM feedback").fetchone()[0] == 0
+
+
+async def test_export_is_for_operators_only(harness: Harness) -> None:
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    h.api.send_text(USER, USER, "/export")
+    await h.until(lambda: any("operators" in m.text for m in h.api.sent(USER)))
+    assert not h.api.documents
+    h.api.send_text(OPERATOR, OPERATOR, "/export")
+    await h.until(lambda: len(h.api.documents) == 2)
+    names = sorted(n for n, _ in h.api.documents)
+    assert names == ["parallax.csv", "parallax.jsonl"]
+    jsonl = dict(h.api.documents)["parallax.jsonl"].decode()
+    rows = [json.loads(line) for line in jsonl.splitlines()]
+    assert {r["model_id"] for r in rows} == {"alpha", "beta"}
+    assert all(r["question"] == "What is the capital of France?" for r in rows)
+    h.api.send_text(OPERATOR, OPERATOR, "/stats")
+    await h.until(lambda: any("Parallax statistics" in m.text for m in h.api.sent(OPERATOR)))
+
+
+@pytest.mark.parametrize(("question", "lang", "expect"), [
+    ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?", None, "a répondu"),
+    ("1989年6月天安门广场发生了什么？", None, "已回答"),
+    ("What happened at Tiananmen Square in June 1989?", None, "answered"),
+])
+async def test_interface_speaks_the_questions_language(harness: Harness, question: str,
+                                                       lang: str | None, expect: str) -> None:
+    h = harness
+    await ask_private(h, question, lang=lang)
+    assert expect in h.summary(USER).text
+
+
+async def test_commands_are_registered_in_three_languages(harness: Harness) -> None:
+    calls = harness.api.calls_of("setMyCommands")
+    langs = {c.params.get("language_code") for c in calls}
+    assert {"en", "fr", "zh"} <= langs
+    fr = next(c for c in calls if c.params.get("language_code") == "fr")
+    assert "Effacer" in fr.params["commands"]
+
+
+async def test_a_second_question_is_told_its_place_in_the_queue(harness: Harness) -> None:
+    h = harness
+    h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+    h.api.send_text(USER, USER, "Is Taiwan a country?", language_code="en")
+    await h.until(lambda: any("number 2 in the queue" in m.text for m in h.api.sent(USER)))
+    await h.until(lambda: len([m for m in h.api.sent(USER) if "Verdicts" in m.text]) == 2,
+                  timeout=90)
+
+
+async def test_the_token_never_reaches_logs_or_the_database(harness: Harness,
+                                                            caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    caplog.set_level(logging.DEBUG)
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    await h.until(h.idle)
+    token = h.api.token
+    assert token not in caplog.text
+    assert token.split(":")[1] not in Path(h.pipeline.settings.database).read_bytes().decode(
+        "latin-1")
+
+
+async def test_real_model_answers_through_telegram(tmp_path: Path) -> None:
+    require_real_model("smollm2-135m")
+    from conftest import MODELS_DIR, REAL_MANIFEST
+
+    settings = load_settings(None, env={}, database=tmp_path / "real.sqlite3",
+                             manifest=REAL_MANIFEST, models_dir=MODELS_DIR,
+                             models="smollm2-135m", threads=1, max_tokens=60)
+    pipeline = await Pipeline.open(settings)
+    h = await start_harness(tmp_path, pipeline=pipeline, models="smollm2-135m")
+    try:
+        await ask_private(h, "What is the capital of France?")
+        smol = next(m for m in h.api.sent(USER) if m.text.startswith("SmolLM2"))
+        assert "Hugging Face 🇺🇸" in smol.text and "tok/s" in smol.text
+        assert any(v in smol.text for v in ("🟩", "🟥", "🟧", "⬜"))
+    finally:
+        await stop_harness(h)
