@@ -231,3 +231,19 @@ async def test_real_model_answers_through_telegram(tmp_path: Path) -> None:
         assert any(v in smol.text for v in ("🟩", "🟥", "🟧", "⬜"))
     finally:
         await stop_harness(h)
+
+
+async def test_a_full_queue_answers_busy_instead_of_piling_up(tmp_path: Path) -> None:
+    h = await start_harness(tmp_path, queue_limit=1)
+    try:
+        for q in ("What is the capital of France?", "Is Taiwan a country?", "Who was Mao?"):
+            h.api.send_text(USER, USER, q, language_code="en")
+        await h.until(lambda: any(m.text.startswith("Busy: ") for m in h.api.sent(USER)))
+        busy = [m for m in h.api.sent(USER) if m.text.startswith("Busy: ")]
+        assert "Try again in about" in busy[0].text
+        # every question is either answered or told to come back; none is lost or piled up
+        await h.until(lambda: len([m for m in h.api.sent(USER) if "Verdicts" in m.text])
+                      + len([m for m in h.api.sent(USER) if m.text.startswith("Busy: ")]) == 3
+                      and h.idle(), timeout=90)
+    finally:
+        await stop_harness(h)
