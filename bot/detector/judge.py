@@ -78,7 +78,10 @@ def _quote(text: str, m: re.Match[str], width: int = 120) -> str:
                                     text.find("\n", end)) if i != -1]
     right = min([*right_candidates, end + width // 2])
     quote = text[left + 1: right + 1].strip()
-    return quote[:width]
+    if len(quote) > width:
+        cut = quote.rfind(" ", 0, width - 1)
+        quote = quote[: cut if cut > width // 2 else width - 1].rstrip(",;: ") + "…"
+    return quote
 
 
 def script_language(text: str) -> str:
