@@ -247,3 +247,32 @@ async def test_a_full_queue_answers_busy_instead_of_piling_up(tmp_path: Path) ->
                       and h.idle(), timeout=90)
     finally:
         await stop_harness(h)
+
+
+async def test_buttons_show_thinking_and_ask_the_translation(tmp_path: Path) -> None:
+    thinker = fake(chunks=["<think>The user asks about Paris & <b>France</b>.</think>",
+                           "Paris is the capital of France."], delay=0.01)
+    h = await start_harness(tmp_path, {"r1": thinker})
+    try:
+        await ask_private(h, "What is the capital of France?")
+        summary = h.summary(USER)
+        buttons = {b["callback_data"]: b["text"] for row in
+                   summary.reply_markup["inline_keyboard"] for b in row}
+        think = next(d for d in buttons if d.startswith("t:"))
+        assert "show thinking" in buttons[think]
+        h.api.press(USER, USER, summary.message_id, think)
+        await h.until(lambda: any("The user asks about Paris & <b>France</b>." in m.text
+                                  for m in h.api.sent(USER)))
+        await h.until(h.idle)
+        h.api.press(USER, USER, summary.message_id, "q:capital-france:zh")
+        await h.until(lambda: len([m for m in h.api.sent(USER) if "Verdicts" in m.text]) == 2)
+        rows = sqlite3.connect(h.pipeline.settings.database).execute(
+            "SELECT text, language FROM questions ORDER BY id").fetchall()
+        assert rows[-1] == ("法国的首都是哪里？", "zh")
+        # /language switches the interface
+        h.api.send_text(USER, USER, "/language fr", language_code="en")
+        await h.until(lambda: any("français" in m.text for m in h.api.sent(USER)))
+        h.api.send_text(USER, USER, "/help", language_code="en")
+        await h.until(lambda: any("Envoyez une question" in m.text for m in h.api.sent(USER)))
+    finally:
+        await stop_harness(h)
