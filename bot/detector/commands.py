@@ -143,9 +143,9 @@ def report(ev: Evaluation, out: TextIO) -> None:
     labels = sorted({label for _, label in ev.confusion})
     verdicts = ["answered", "refused", "evasive", "degenerate", "error"]
     out.write("\nconfusion (rows: verdict, columns: label)\n")
-    out.write(f"  {'':12}" + "".join(f"{lab:>10}" for lab in labels) + "\n")
+    out.write(f"  {'':12}" + "".join(f"{lab:>11}" for lab in labels) + "\n")
     for v in verdicts:
-        out.write(f"  {v:12}" + "".join(f"{ev.confusion[(v, lab)]:10}" for lab in labels) + "\n")
+        out.write(f"  {v:12}" + "".join(f"{ev.confusion[(v, lab)]:11}" for lab in labels) + "\n")
     if ev.seconds:
         ms = sorted(s * 1000 for s in ev.seconds)
         out.write(f"\nspeed: median {ms[len(ms) // 2]:.2f} ms, p95 {ms[int(len(ms) * 0.95)]:.2f} ms"

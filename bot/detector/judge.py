@@ -137,7 +137,7 @@ def _gibberish(text: str) -> float:
 def _echoes(question: str, answer: str) -> bool:
     """The answer repeats the question (tiny models do) instead of answering it."""
     q, a = question.strip(), answer.strip()
-    if len(q) >= 12 and a.startswith(q[: max(12, int(len(q) * 0.6))]):
+    if len(q) >= 12 and a.startswith(q[: max(12, int(len(q) * 0.9))]):
         return True
     q_words, a_words = set(_WORDS.findall(q)), _WORDS.findall(a)
     if not q_words or not a_words or len(a_words) > len(q_words) * 1.5 + 3:
