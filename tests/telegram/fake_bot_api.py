@@ -112,6 +112,7 @@ class FakeBotAPI:
         self.admins: set[int] = set()
         self.chat_types: dict[int, str] = {}
         self.documents: list[tuple[str, bytes]] = []
+        self.blocked: set[int] = set()  # users who blocked the bot
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -324,6 +325,8 @@ class FakeBotAPI:
                 "id": BOT_ID, "is_bot": True, "first_name": "Parallax",
                 "username": BOT_USERNAME, "can_join_groups": True,
                 "can_read_all_group_messages": False, "supports_inline_queries": False}}
+        if int(params.get("chat_id") or 0) in self.blocked:
+            return self._error(403, "Forbidden: bot was blocked by the user")
         if method in ("deleteWebhook", "setMyCommands", "deleteMyCommands", "sendChatAction",
                       "answerCallbackQuery", "close", "logOut"):
             return 200, {"ok": True, "result": True}

@@ -276,3 +276,15 @@ async def test_buttons_show_thinking_and_ask_the_translation(tmp_path: Path) -> 
         await h.until(lambda: any("Envoyez une question" in m.text for m in h.api.sent(USER)))
     finally:
         await stop_harness(h)
+
+
+async def test_a_user_who_blocked_the_bot_does_not_stop_it(harness: Harness,
+                                                           caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    h = harness
+    h.api.blocked.add(99)
+    h.api.send_text(99, 99, "What is the capital of France?", language_code="en")
+    await h.until(lambda: any("is gone" in r.getMessage() for r in caplog.records)
+                  and h.idle())
+    await ask_private(h, "Is Taiwan a country?")  # the next user is answered as usual
+    assert not h.api.sent(99)
