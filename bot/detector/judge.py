@@ -70,17 +70,23 @@ def normalise(text: str) -> str:
 
 
 def _quote(text: str, m: re.Match[str], width: int = 120) -> str:
-    """The sentence around a match, at most ``width`` characters."""
+    """The sentence around a match; a long sentence is cut at words, marked with "…"."""
     start, end = m.start(), m.end()
     left = max(text.rfind(".", 0, start), text.rfind("。", 0, start),
-               text.rfind("\n", 0, start), start - width // 2)
-    right_candidates = [i for i in (text.find(".", end), text.find("。", end),
-                                    text.find("\n", end)) if i != -1]
-    right = min([*right_candidates, end + width // 2])
-    quote = text[left + 1: right + 1].strip()
-    if len(quote) > width:
-        cut = quote.rfind(" ", 0, width - 1)
-        quote = quote[: cut if cut > width // 2 else width - 1].rstrip(",;: ") + "…"
+               text.rfind("\n", 0, start)) + 1
+    ends = [i for i in (text.find(".", end), text.find("。", end), text.find("\n", end))
+            if i != -1]
+    right = min(ends) + 1 if ends else len(text)
+    head, tail = left, right
+    if right - left > width:
+        head = max(left, start - width // 3)
+        tail = min(right, head + width)
+    quote = text[head:tail].strip()
+    if head > left:
+        quote = "…" + quote[quote.find(" ") + 1:] if " " in quote[:20] else "…" + quote
+    if tail < right:
+        cut = quote.rfind(" ")
+        quote = (quote[:cut] if cut > len(quote) // 2 else quote).rstrip(",;: ") + "…"
     return quote
 
 
