@@ -77,6 +77,11 @@ class Settings:
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
     telegram_base_url: str = ""
     operators: tuple[int, ...] = ()
+    #: webhook mode (behind a reverse proxy): the public URL Telegram posts updates to, the
+    #: local address to listen on, and the secret Telegram sends back in a header
+    telegram_webhook_url: str = ""
+    telegram_listen: str = "127.0.0.1:8080"
+    telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     #: how many questions may wait in the bot's queue before it answers "busy"
     queue_limit: int = 8
 
@@ -108,6 +113,9 @@ _ENV: dict[str, str] = {
     "TELEGRAM_BOT_TOKEN": "telegram_token",
     "TELEGRAM_BASE_URL": "telegram_base_url",
     "PARALLAX_OPERATORS": "operators",
+    "TELEGRAM_WEBHOOK_URL": "telegram_webhook_url",
+    "TELEGRAM_LISTEN": "telegram_listen",
+    "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
     "PARALLAX_QUEUE_LIMIT": "queue_limit",
 }
 
@@ -137,7 +145,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 if value not in ("sequential", "parallel"):
                     raise ValueError("must be 'sequential' or 'parallel'")
                 return value
-            case "telegram_token":
+            case "telegram_token" | "telegram_webhook_secret":
                 return Secret(str(value).strip())
             case _:
                 return str(value)
@@ -166,7 +174,10 @@ def load_settings(
         flat.update({k: v for k, v in data.items() if not isinstance(v, dict)})
         telegram = data.get("telegram", {})
         for key, target in (("token", "telegram_token"), ("base_url", "telegram_base_url"),
-                            ("operators", "operators"), ("queue_limit", "queue_limit")):
+                            ("operators", "operators"), ("queue_limit", "queue_limit"),
+                            ("webhook_url", "telegram_webhook_url"),
+                            ("listen", "telegram_listen"),
+                            ("webhook_secret", "telegram_webhook_secret")):
             if key in telegram:
                 flat[target] = telegram[key]
         for key, value in flat.items():

@@ -113,6 +113,7 @@ class FakeBotAPI:
         self.chat_types: dict[int, str] = {}
         self.documents: list[tuple[str, bytes]] = []
         self.blocked: set[int] = set()  # users who blocked the bot
+        self.webhook: dict[str, Any] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -327,6 +328,9 @@ class FakeBotAPI:
                 "can_read_all_group_messages": False, "supports_inline_queries": False}}
         if int(params.get("chat_id") or 0) in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")
+        if method == "setWebhook":
+            self.webhook = dict(params)
+            return 200, {"ok": True, "result": True}
         if method in ("deleteWebhook", "setMyCommands", "deleteMyCommands", "sendChatAction",
                       "answerCallbackQuery", "close", "logOut"):
             return 200, {"ok": True, "result": True}

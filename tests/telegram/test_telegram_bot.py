@@ -288,3 +288,54 @@ async def test_a_user_who_blocked_the_bot_does_not_stop_it(harness: Harness,
                   and h.idle())
     await ask_private(h, "Is Taiwan a country?")  # the next user is answered as usual
     assert not h.api.sent(99)
+
+
+async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+    from conftest import fake_pipeline
+    from fake_bot_api import FakeBotAPI
+    from harness import ANSWER_ALPHA
+
+    from bot.frontends.telegram.app import build_application, webhook_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = FakeBotAPI().start()
+    settings = load_settings(None, env={}, database=tmp_path / "wh.sqlite3",
+                             telegram_token=api.token, telegram_base_url=api.base_url,
+                             telegram_webhook_url=f"http://127.0.0.1:{port}/tg-hook",
+                             telegram_listen=f"127.0.0.1:{port}",
+                             telegram_webhook_secret="s3cret-header")
+    pipeline = await fake_pipeline(settings, {"alpha": fake(chunks=ANSWER_ALPHA[:5])})
+    app = build_application(settings, pipeline)
+    await app.initialize()
+    await app.post_init(app)  # type: ignore[misc]
+    await app.start()
+    await app.updater.start_webhook(**webhook_options(settings))  # type: ignore[union-attr,arg-type]
+    try:
+        assert api.webhook["url"] == f"http://127.0.0.1:{port}/tg-hook"
+        assert api.webhook["secret_token"] == "s3cret-header"
+        update = {"update_id": 1, "message": {
+            "message_id": 5, "date": 0, "text": "What is the capital of France?",
+            "chat": {"id": USER, "type": "private"},
+            "from": {"id": USER, "is_bot": False, "first_name": "U", "language_code": "en"}}}
+        async with httpx.AsyncClient() as client:
+            url = f"http://127.0.0.1:{port}/tg-hook"
+            forged = await client.post(url, json=update)
+            assert forged.status_code == 403  # no secret header: refused
+            ok = await client.post(url, json=update,
+                                   headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-header"})
+            assert ok.status_code == 200
+        h = Harness(api, app, pipeline, {})
+        await h.until(lambda: h.summary(USER) is not None)
+        assert "Verdicts" in h.summary(USER).text
+    finally:
+        await app.updater.stop()  # type: ignore[union-attr]
+        await app.stop()
+        await app.post_shutdown(app)  # type: ignore[misc]
+        await app.shutdown()
+        await pipeline.close()
+        api.stop()

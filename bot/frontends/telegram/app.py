@@ -102,8 +102,20 @@ async def _on_error(update: object, context: object) -> None:
     log.error("update failed: %s: %s", type(error).__name__, error)
 
 
+def webhook_options(settings: Settings) -> dict[str, object]:
+    """run_webhook/start_webhook arguments from the settings (webhook mode)."""
+    from urllib.parse import urlparse
+
+    host, _, port = settings.telegram_listen.rpartition(":")
+    path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
+    secret = settings.telegram_webhook_secret.get() or None
+    return {"listen": host or "127.0.0.1", "port": int(port), "url_path": path,
+            "webhook_url": settings.telegram_webhook_url, "secret_token": secret}
+
+
 def run_polling(settings: Settings) -> None:
-    """`parallax bot`: load the models, then poll Telegram until interrupted."""
+    """`parallax bot`: load the models, then poll Telegram until interrupted — or, when
+    ``telegram_webhook_url`` is set, serve Telegram's webhook on ``telegram_listen``."""
     protect_logs(settings.telegram_token.get())  # before anything can log
 
     async def open_pipeline() -> Pipeline:
@@ -119,7 +131,11 @@ def run_polling(settings: Settings) -> None:
     pipeline = loop.run_until_complete(open_pipeline())
     app = build_application(settings, pipeline)
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+        if settings.telegram_webhook_url:
+            app.run_webhook(allowed_updates=Update.ALL_TYPES, close_loop=False,
+                            **webhook_options(settings))  # type: ignore[arg-type]
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     finally:
         loop.run_until_complete(pipeline.close())
         loop.close()
