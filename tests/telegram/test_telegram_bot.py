@@ -274,6 +274,9 @@ async def test_buttons_show_thinking_and_ask_the_translation(tmp_path: Path) -> 
         await h.until(lambda: any("français" in m.text for m in h.api.sent(USER)))
         h.api.send_text(USER, USER, "/help", language_code="en")
         await h.until(lambda: any("Envoyez une question" in m.text for m in h.api.sent(USER)))
+        h.api.send_text(USER, USER, "/start", language_code="en")
+        await h.until(lambda: any("conservées anonymement" in m.text and "/forget" in m.text
+                                  for m in h.api.sent(USER)))
     finally:
         await stop_harness(h)
 

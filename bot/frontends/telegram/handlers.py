@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -252,6 +253,16 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ParallaxBot:
     return context.application.bot_data["parallax"]
 
 
+async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+                 **kwargs: Any) -> None:
+    """Answer a command within the chat's budget (a group's 20 messages a minute)."""
+    msg, chat = update.effective_message, update.effective_chat
+    if msg is None or chat is None:
+        return
+    pacer = _service(context).pacer(chat.id, chat.type)
+    await pacer.call(lambda: msg.reply_text(text, **kwargs), must=True)
+
+
 # -- message handlers -----------------------------------------------------------------------
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A question: any text in a private chat; in a group a mention or a reply to the bot."""
@@ -286,20 +297,19 @@ async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = " ".join(context.args or [])
     if not text.strip():
         ui = await _service(context).ui_language(update)
-        await update.effective_message.reply_text(t(ui, "tg_ask_usage"))  # type: ignore[union-attr]
+        await _reply(update, context, t(ui, "tg_ask_usage"))
         return
     await _ask(update, context, text)
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = await _service(context).ui_language(update)
-    await update.effective_message.reply_text(t(ui, "tg_start"),  # type: ignore[union-attr]
-                                              parse_mode=ParseMode.HTML)
+    await _reply(update, context, t(ui, "tg_start"), parse_mode=ParseMode.HTML)
 
 
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = await _service(context).ui_language(update)
-    await update.effective_message.reply_text(t(ui, "tg_help"))  # type: ignore[union-attr]
+    await _reply(update, context, t(ui, "tg_help"))
 
 
 async def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -320,7 +330,7 @@ async def cmd_models(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     scope = f"chat:{chat.id}" if chat.type != ChatType.PRIVATE else None
     if args and scope:
         if not await _is_admin(update, context):
-            await update.effective_message.reply_text(t(ui, "tg_admins_only"))
+            await _reply(update, context, t(ui, "tg_admins_only"))
             return
         if args == ["default"]:
             await svc.store.set_setting(scope, "models", None)
@@ -329,10 +339,10 @@ async def cmd_models(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             try:
                 chosen = [m.id for m in svc.pipeline.catalog.select(args)]
             except KeyError as exc:
-                await update.effective_message.reply_text(str(exc))
+                await _reply(update, context, str(exc))
                 return
             await svc.store.set_setting(scope, "models", json.dumps(chosen))
-        await update.effective_message.reply_text(t(ui, "tg_group_models_set",
+        await _reply(update, context, t(ui, "tg_group_models_set",
                                                     models=", ".join(chosen)))
         return
     stored = await svc.store.get_setting(scope, "models") if scope else None
@@ -341,7 +351,7 @@ async def cmd_models(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     for m in specs:
         lines.append(f"{m.flag} <b>{esc(m.name)}</b> — {esc(m.organisation)} "
                      f"({esc(m.country_name)}), {esc(m.licence)} · <code>{esc(m.id)}</code>")
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+    await _reply(update, context, "\n".join(lines), parse_mode=ParseMode.HTML)
 
 
 async def cmd_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -355,13 +365,13 @@ async def cmd_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     args = context.args or []
     if len(args) == 1 and args[0] in names:
         if not await _is_admin(update, context):
-            await update.effective_message.reply_text(t(ui, "tg_admins_only"))
+            await _reply(update, context, t(ui, "tg_admins_only"))
             return
         await svc.store.set_setting(scope, "profile", args[0])
-        await update.effective_message.reply_text(t(ui, "tg_profile_set", profile=args[0]))
+        await _reply(update, context, t(ui, "tg_profile_set", profile=args[0]))
         return
     now = await svc.store.get_setting(scope, "profile") or svc.pipeline.settings.profile
-    await update.effective_message.reply_text(t(ui, "tg_profile_usage", profile=now))
+    await _reply(update, context, t(ui, "tg_profile_usage", profile=now))
 
 
 async def cmd_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -372,10 +382,10 @@ async def cmd_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if len(args) == 1 and args[0] in LANGUAGES:
         await svc.store.set_setting(f"user:{await svc.ref('user', user.id)}", "language",
                                     args[0])
-        await update.effective_message.reply_text(t(args[0], "tg_language_set"))
+        await _reply(update, context, t(args[0], "tg_language_set"))
         return
     ui = await svc.ui_language(update)
-    await update.effective_message.reply_text(t(ui, "tg_language_usage"))
+    await _reply(update, context, t(ui, "tg_language_usage"))
 
 
 async def cmd_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -387,7 +397,7 @@ async def cmd_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton(t(ui, "tg_forget_yes"), callback_data=f"f:yes:{user.id}"),
         InlineKeyboardButton(t(ui, "tg_forget_no"), callback_data=f"f:no:{user.id}")]])
-    await update.effective_message.reply_text(t(ui, "tg_forget_confirm", count=count),
+    await _reply(update, context, t(ui, "tg_forget_confirm", count=count),
                                               reply_markup=markup)
 
 
@@ -400,7 +410,7 @@ async def cmd_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = await svc.ui_language(update)
     assert update.effective_message is not None
     if not _operator(update, svc):
-        await update.effective_message.reply_text(t(ui, "tg_operators_only"))
+        await _reply(update, context, t(ui, "tg_operators_only"))
         return
     stats = await svc.store.stats()
     lines = [f"<b>{esc(t(ui, 'tg_stats_title'))}</b>",
@@ -413,7 +423,7 @@ async def cmd_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         total = sum(verdicts.values()) or 1
         rates = ", ".join(f"{v} {n / total:.0%}" for v, n in sorted(verdicts.items()))
         lines.append(f"<code>{esc(model)}</code>: {esc(rates)}")
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+    await _reply(update, context, "\n".join(lines), parse_mode=ParseMode.HTML)
 
 
 async def cmd_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -424,7 +434,7 @@ async def cmd_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     chat = update.effective_chat
     assert update.effective_message is not None and chat is not None
     if not _operator(update, svc):
-        await update.effective_message.reply_text(t(ui, "tg_operators_only"))
+        await _reply(update, context, t(ui, "tg_operators_only"))
         return
     for fmt in ("jsonl", "csv"):
         data, rows = await export_bytes(svc.store, fmt)
@@ -455,13 +465,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = await svc.store.answer(int(rest))
         await query.answer()
         if not answer or not answer.get("thinking"):
-            await context.bot.send_message(query.message.chat.id,  # type: ignore[union-attr]
+            await context.bot.send_message(query.message.chat.id,
                                            t(ui, "tg_no_thinking"))
             return
         title = t(ui, "tg_thinking_title", model=answer["model_id"])
         for i, piece in enumerate(html_pieces(answer["thinking"], 3900)):
             prefix = f"💭 <b>{esc(title)}</b>\n\n" if i == 0 else ""
-            await context.bot.send_message(query.message.chat.id,  # type: ignore[union-attr]
+            await context.bot.send_message(query.message.chat.id,
                                            prefix + piece, parse_mode=ParseMode.HTML)
     elif kind == "q":
         qid, _, lang = rest.partition(":")
