@@ -147,9 +147,12 @@ class Pipeline:
         return cls(settings, catalog, store, Prompts(Path(settings.prompts_dir)), backend_factory)
 
     async def close(self) -> None:
-        for backend in self._backends.values():
-            with contextlib.suppress(Exception):
-                await backend.close()
+        # every model at once: a local model's worker process takes a moment to exit
+        results = await asyncio.gather(*(b.close() for b in self._backends.values()),
+                                       return_exceptions=True)
+        for backend, result in zip(self._backends.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("closing model %s failed: %s", backend.spec.id, result)
         self._backends.clear()
         await self.store.close()
 
@@ -184,6 +187,10 @@ class Pipeline:
             return None
         results = await asyncio.gather(*(one(s) for s in specs))
         return {s.id: r for s, r in zip(specs, results, strict=True)}
+
+    async def _preload(self, spec: ModelSpec) -> None:
+        with contextlib.suppress(Exception):  # the model's own turn reports the error
+            await self.backend(spec).load()
 
     # -- ask ---------------------------------------------------------------------------------
     async def ask(self, raw: str, *, models: Sequence[str] | None = None,
@@ -236,6 +243,9 @@ class Pipeline:
         per_model_threads = max(1, threads // len(specs)) if parallel else threads
 
         async def run_all() -> None:
+            # every model starts loading now (each in its own process), so a model's load
+            # overlaps the models answering before it; _run_one reports any load error
+            loads = [asyncio.create_task(self._preload(s)) for s in specs]
             try:
                 if parallel:
                     await asyncio.gather(*(self._run_one(a, text, language, prof, per_model_threads,
@@ -244,6 +254,8 @@ class Pipeline:
                     for a in answers:
                         await self._run_one(a, text, language, prof, per_model_threads, queue)
             finally:
+                for load in loads:
+                    load.cancel()
                 queue.put_nowait(_DONE)
 
         task = asyncio.create_task(run_all(), name=f"ask-{qid}")
@@ -280,8 +292,8 @@ class Pipeline:
             async with asyncio.timeout(timeout):
                 backend = self.backend(spec)
                 await backend.load()
-                request, answer.truncated = self._request(backend, spec, text, language, prof,
-                                                          threads)
+                request, answer.truncated = await self._request(backend, spec, text, language,
+                                                                prof, threads)
                 started = loop.time()
                 stream = backend.stream(request, usage)
                 async with contextlib.aclosing(stream):  # type: ignore[type-var]
@@ -313,20 +325,20 @@ class Pipeline:
                 answer.tokens_per_second = (usage.completion_tokens - 1) / (end - first)
             queue.put_nowait(AnswerFinished(answer))
 
-    def _request(self, backend: Backend, spec: ModelSpec, text: str, language: Language,
-                 prof: Profile, threads: int) -> tuple[Request, bool]:
+    async def _request(self, backend: Backend, spec: ModelSpec, text: str, language: Language,
+                       prof: Profile, threads: int) -> tuple[Request, bool]:
         """Build the request, cutting the question so prompt + answer fit the context."""
         max_tokens = self.settings.max_tokens or spec.max_tokens
         system = prof.system_for(language.code)
         template = self.prompts.template(spec.template_name) if spec.template_name else None
-        fixed = backend.count_tokens(system) if system else 0
+        fixed = await backend.count_tokens(system) if system else 0
         if template is not None:
-            fixed += backend.count_tokens(template.render("", system, language.code))
+            fixed += await backend.count_tokens(template.render("", system, language.code))
         budget = spec.n_ctx - max_tokens - TEMPLATE_MARGIN - fixed
-        truncated = backend.count_tokens(text) > budget
+        truncated = await backend.count_tokens(text) > budget
         if truncated:
             note = t(language.code, "truncated_note")
-            text = backend.cut(text, budget - backend.count_tokens(note)) + note
+            text = await backend.cut(text, budget - await backend.count_tokens(note)) + note
         common: dict[str, Any] = dict(
             max_tokens=max_tokens, temperature=spec.temperature, top_p=spec.top_p,
             repeat_penalty=spec.repeat_penalty, seed=spec.seed, threads=threads)

@@ -91,10 +91,10 @@ class FakeBackend:
             raise BackendError(self.fail_load)
         self.loaded = True
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def cut(self, text: str, max_tokens: int) -> str:
+    async def cut(self, text: str, max_tokens: int) -> str:
         return " ".join(text.split()[:max_tokens])
 
     async def stream(self, request: Request, usage: Usage) -> AsyncIterator[str]:

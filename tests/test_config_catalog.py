@@ -71,6 +71,7 @@ def test_unknown_model_lists_the_known_ones() -> None:
     ('sha256 = "' + "g" * 64 + '"', "'sha256' must be 64 hex digits"),
     ('sha256 = "' + "a" * 64 + '"\nchat_format = "chatml"', "chat_format must be"),
     ('sha256 = "' + "a" * 64 + '"\nn_ctx = "big"', "'n_ctx' must be a number"),
+    ('sha256 = "' + "a" * 64 + '"\nkv_cache = "q4"', "kv_cache must be one of f16, q8_0"),
 ])
 def test_a_bad_manifest_entry_is_named(entry: str, message: str) -> None:
     text = f"""[[models]]
@@ -104,3 +105,4 @@ path = "weights/r1.gguf"
     spec = catalog.get("deepseek-r1-distill")
     assert spec.local_path(tmp_path / "elsewhere") == tmp_path / "weights" / "r1.gguf"
     assert spec.chat_format == "gguf" and catalog.defaults() == [spec]
+    assert spec.kv_cache == "q8_0"  # half the memory of f16 (docs/performance.md)

@@ -28,7 +28,7 @@ async def _generate(backend: LocalBackend, request: Request) -> tuple[list[str],
 
 
 async def test_streams_tokens_deterministically(tiny_catalog: Catalog, tmp_path: Path) -> None:
-    backend = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1)
+    backend = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1, send_interval=0)
     try:
         request = Request(messages=[{"role": "user", "content": "What happened in 1989?"}],
                           max_tokens=20, temperature=0.0, seed=0)
@@ -172,3 +172,23 @@ async def test_loading_models_at_once_keeps_the_process_output(
     assert "python still prints" in out and "fd 1 still writes" in out
     assert "fd 2 still writes" in err
     assert "llama_model_loader" not in out + err  # llama.cpp's own log stays out of sight
+
+
+async def test_coalescing_changes_the_messages_not_the_answer(tiny_catalog: Catalog,
+                                                             tmp_path: Path) -> None:
+    # the worker sends the first text at once, then at most one message per interval, so a
+    # fast model does not wake Parallax for every token
+    request = Request(messages=[{"role": "user", "content": "What happened in 1989?"}],
+                      max_tokens=200)
+    each = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1, send_interval=0)
+    grouped = LocalBackend(_spec(tiny_catalog), tmp_path, threads=1, send_interval=60)
+    try:
+        one_by_one, u1 = await _generate(each, request)
+        batched, u2 = await _generate(grouped, request)
+    finally:
+        await each.close()
+        await grouped.close()
+    assert "".join(one_by_one) == "".join(batched)
+    assert u1.completion_tokens == u2.completion_tokens == 200
+    assert len(one_by_one) > 50
+    assert len(batched) == 2  # the first text, then the rest at the end

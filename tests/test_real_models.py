@@ -102,3 +102,27 @@ def test_models_list_shows_presence_and_verification(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if "smollm2-135m" in x)
     assert "verified" in line and "Hugging Face" in line
+
+
+async def test_real_models_load_without_extra_buffer_types(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # llama.cpp puts weights it repacks in "extra" buffers: CPU_REPACK here (Gemma's Q4_K
+    # weights get one by default on this kind of CPU), AMX on Sapphire Rapids and later, where
+    # the AMX matrix multiply crashes (ggml-org/llama.cpp#20824). Parallax turns them all off.
+    import logging
+
+    from bot.backends.local import LocalBackend
+
+    spec = require_real_model("gemma3-270m")
+    caplog.set_level(logging.DEBUG, logger="llama.cpp")
+    backend = LocalBackend(spec, MODELS_DIR, threads=2)
+    try:
+        await backend.load()
+        assert backend.info["use_extra_bufts"] is False
+        assert await backend.count_tokens("Tiananmen Square") > 1  # the worker answers
+    finally:
+        await backend.close()
+    buffers = [r.getMessage() for r in caplog.records
+               if r.name == "llama.cpp" and "model buffer size" in r.getMessage()]
+    assert any("CPU_Mapped model buffer size" in b for b in buffers), buffers
+    assert not any("REPACK" in b or "AMX" in b for b in buffers), buffers

@@ -44,10 +44,10 @@ class Backend(Protocol):
     async def load(self) -> None:
         """Make the model ready (load weights once). Idempotent."""
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes (exact for local models, an estimate for remote)."""
 
-    def cut(self, text: str, max_tokens: int) -> str:
+    async def cut(self, text: str, max_tokens: int) -> str:
         """The start of ``text`` that fits in ``max_tokens`` tokens."""
 
     def stream(self, request: Request, usage: Usage) -> AsyncIterator[str]:

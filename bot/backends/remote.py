@@ -37,11 +37,11 @@ class RemoteBackend:
         key = os.environ.get(env, "") if env else ""
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         """An estimate (no tokenizer at hand): about three characters a token, rounded up."""
         return -(-len(text) // _CHARS_PER_TOKEN)
 
-    def cut(self, text: str, max_tokens: int) -> str:
+    async def cut(self, text: str, max_tokens: int) -> str:
         return text[: max(max_tokens, 1) * _CHARS_PER_TOKEN]
 
     async def stream(self, request: Request, usage: Usage) -> AsyncIterator[str]:

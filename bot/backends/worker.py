@@ -1,0 +1,265 @@
+"""The child side of a local model: one llama.cpp model in a process of its own.
+
+``LocalBackend`` starts ``python -m bot.backends.worker CONFIG_JSON`` once per model and
+supervises it. Why a process per model (measured, docs/performance.md):
+
+- llama.cpp must not run inference from several OS threads of one process: once two threads
+  have each generated, every later generation runs about 3× slower (OpenMP thread teams).
+  Here one thread — the main thread — does everything llama.cpp does: load, tokenize, generate.
+- A native crash, abort, out-of-memory kill or hang inside llama.cpp ends this process only;
+  the parent reports that model's answer as an error and starts a new worker for the next
+  question.
+
+Protocol: JSON lines. The parent writes requests to stdin; the worker writes events to the
+stdout it was started with. File descriptor 1 is then pointed at stderr, so nothing that
+llama.cpp or Python prints can corrupt the protocol; stderr goes to the parent's log.
+
+    parent -> worker                             worker -> parent
+    {"op": "count", "id", "text"}                {"ev": "count", "id", "n"}
+    {"op": "cut", "id", "text", "max_tokens"}    {"ev": "cut", "id", "text"}
+    {"op": "generate", "id", <Request fields>}   {"ev": "token", "id", "text", "n"} ...
+                                                 {"ev": "done", "id", "prompt_tokens",
+                                                  "completion_tokens", "finish_reason"}
+    {"op": "cancel", "id"}                       (the generation ends with "done", cancelled)
+    end of stdin: exit                           {"ev": "error", "id", "message"} on failure
+                                                 {"ev": "ready", ...} once, after loading
+
+This module imports nothing from Parallax and only llama_cpp beyond the standard library, so a
+worker costs little more memory than the model itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+#: Extra buffer types (llama_model_params.use_extra_bufts) are off: on CPUs with AMX
+#: (Sapphire Rapids and later) they route matrix multiplies through ggml's AMX kernels, which
+#: crash on any prompt longer than one token (ggml-org/llama.cpp#20824). Turning them off also
+#: turns off weight repacking; measured here within 4% of the default speed (docs/performance.md).
+USE_EXTRA_BUFTS = False
+
+
+#: seconds between two token messages (the first is sent at once): 25 a second at most, more
+#: than a terminal (8 refreshes a second) or Telegram (an edit every 1.5 s) can show
+SEND_INTERVAL = 0.04
+
+
+def model_params_override(params: Any) -> Any:
+    """Parallax's changes to llama.cpp's default model parameters."""
+    params.use_extra_bufts = USE_EXTRA_BUFTS
+    return params
+
+
+class Worker:
+    def __init__(self, config: dict[str, Any], out: BinaryIO) -> None:
+        self.config = config
+        self.out = out
+        self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.cancelled: set[int] = set()
+        self.llama: Any = None
+        self.formatter: Any = None
+        self.threads = int(config["threads"])
+
+    # -- I/O ---------------------------------------------------------------------------------
+    def send(self, event: dict[str, Any]) -> None:
+        self.out.write(json.dumps(event, ensure_ascii=False).encode("utf-8") + b"\n")
+        self.out.flush()
+
+    def read_stdin(self) -> None:
+        """Reader thread: cancels take effect at once; everything else waits its turn."""
+        for line in sys.stdin.buffer:
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if msg.get("op") == "cancel":
+                self.cancelled.add(int(msg["id"]))
+            else:
+                self.inbox.put(msg)
+        self.inbox.put(None)  # the parent closed the pipe: finish
+
+    # -- load --------------------------------------------------------------------------------
+    def load(self) -> None:
+        self.llama = open_llama(self.config)
+        self.llama.verbose = False  # no timing prints after every answer
+        if self.config.get("chat"):
+            self.formatter = chat_formatter(self.llama)
+
+    # -- requests ----------------------------------------------------------------------------
+    def serve(self) -> None:
+        while (msg := self.inbox.get()) is not None:
+            rid = int(msg.get("id", 0))
+            try:
+                match msg.get("op"):
+                    case "count":
+                        self.send({"ev": "count", "id": rid, "n": len(self.tokenize(msg["text"]))})
+                    case "cut":
+                        tokens = self.tokenize(msg["text"])[: max(int(msg["max_tokens"]), 1)]
+                        text = self.llama.detokenize(tokens).decode("utf-8", errors="ignore")
+                        self.send({"ev": "cut", "id": rid, "text": text})
+                    case "generate":
+                        self.generate(rid, msg)
+                    case other:
+                        self.send({"ev": "error", "id": rid, "message": f"unknown op {other!r}"})
+            except Exception as exc:  # one bad request never ends the worker
+                self.send({"ev": "error", "id": rid, "message": f"{type(exc).__name__}: {exc}"})
+            finally:
+                self.cancelled.discard(rid)
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def set_threads(self, n: int) -> None:
+        if n > 0 and n != self.threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llama.ctx, n, n)
+            self.threads = n
+
+    def generate(self, rid: int, msg: dict[str, Any]) -> None:
+        from llama_cpp import StoppingCriteriaList
+
+        llama = self.llama
+        self.set_threads(int(msg.get("threads") or self.config["threads"]))
+        calls = 0
+        prompt_tokens = 0
+
+        def tick(_input_ids: Any, _logits: Any) -> bool:
+            # llama-cpp-python calls this once after every sampled token, and once more at the
+            # end: an exact token count, and a way to stop even while text is held back
+            nonlocal calls, prompt_tokens
+            if calls == 0:
+                prompt_tokens = llama.n_tokens  # the prompt is evaluated, nothing else
+            calls += 1
+            return rid in self.cancelled
+
+        stop = list(msg.get("stop") or [])
+        criteria: list[Any] = [tick]
+        if msg.get("prompt") is not None:
+            prompt: str | list[int] = msg["prompt"]
+        else:
+            if self.formatter is None:
+                raise RuntimeError("chat messages sent to a model loaded without a chat template")
+            # the model's own chat template (from the pinned GGUF), exactly as
+            # create_chat_completion applies it, but through create_completion so that the
+            # stopping criteria above are honoured
+            result = self.formatter(messages=msg["messages"])
+            prompt = llama.tokenize(result.prompt.encode("utf-8"),
+                                    add_bos=not result.added_special, special=True)
+            if result.stop:
+                stop += [result.stop] if isinstance(result.stop, str) else list(result.stop)
+            if result.stopping_criteria is not None:
+                criteria += list(result.stopping_criteria)
+        finish = ""
+        interval = float(self.config.get("send_interval", SEND_INTERVAL))
+        pending: list[str] = []
+        last_send = 0.0
+
+        def flush() -> None:
+            nonlocal last_send
+            if pending:
+                self.send({"ev": "token", "id": rid, "text": "".join(pending), "n": calls,
+                           "prompt_tokens": prompt_tokens})
+                pending.clear()
+                last_send = time.monotonic()
+
+        if rid not in self.cancelled:
+            chunks = llama.create_completion(
+                prompt, max_tokens=int(msg["max_tokens"]), temperature=float(msg["temperature"]),
+                top_p=float(msg["top_p"]), repeat_penalty=float(msg["repeat_penalty"]),
+                seed=int(msg["seed"]), stop=stop or None, stream=True,
+                stopping_criteria=StoppingCriteriaList(criteria))
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    text = choice.get("text") or ""
+                    if text:
+                        pending.append(text)
+                        # the first text at once, then at most one message per interval:
+                        # every message wakes the parent, which shares the cores with
+                        # llama.cpp's threads (docs/performance.md)
+                        if not last_send or time.monotonic() - last_send >= interval:
+                            flush()
+                    finish = str(choice.get("finish_reason") or finish)
+                    if rid in self.cancelled:
+                        break
+            finally:
+                chunks.close()
+                flush()
+        if rid in self.cancelled:
+            finish = "cancelled"
+        # tokens sampled, the end-of-generation token included (the last call is the final one)
+        self.send({"ev": "done", "id": rid, "prompt_tokens": prompt_tokens,
+                   "completion_tokens": max(calls - 1, 0), "finish_reason": finish})
+
+
+def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
+    """llama-cpp-python's ``Llama`` with Parallax's settings (the benchmark's baseline too).
+
+    ``cfg``: path, n_ctx, threads, seed, and kv_cache ("f16" or "q8_0", default "f16")."""
+    import llama_cpp
+    import llama_cpp.llama as llama_module
+
+    default_params = llama_cpp.llama_model_default_params
+
+    def params() -> Any:
+        return model_params_override(default_params())
+
+    # Llama() builds its model parameters from this function and offers no argument for
+    # use_extra_bufts; a worker process holds one model, so the change stays in it
+    llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+    kv_type = {"f16": llama_cpp.GGML_TYPE_F16,
+               "q8_0": llama_cpp.GGML_TYPE_Q8_0}[cfg.get("kv_cache", "f16")]
+    threads = int(cfg["threads"])
+    return llama_cpp.Llama(
+        model_path=cfg["path"], n_ctx=int(cfg["n_ctx"]), n_threads=threads,
+        n_threads_batch=threads, seed=int(cfg["seed"]), use_mmap=True,
+        # a quantized V cache needs flash attention (llama.cpp refuses it otherwise)
+        type_k=kv_type, type_v=kv_type, flash_attn=kv_type != llama_cpp.GGML_TYPE_F16,
+        # verbose=False swaps fds 1 and 2 for /dev/null while loading (llama-cpp-python #1874)
+        verbose=verbose)
+
+
+def chat_formatter(llama: Any) -> Any:
+    """The Jinja chat formatter of the GGUF's own template (built as llama-cpp-python does)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ValueError("the GGUF file has no chat template")
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                               stop_token_ids=[eos_id])
+
+
+def main(argv: list[str]) -> int:
+    # keep the protocol stream apart, then send everything printed on fd 1 to stderr
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    worker = Worker(json.loads(argv[1]), out)
+    try:
+        worker.load()
+    except Exception as exc:  # llama-cpp raises ValueError/RuntimeError on bad files
+        worker.send({"ev": "fatal", "message": f"{type(exc).__name__}: {exc}"})
+        return 3
+    params = worker.llama.model_params
+    worker.send({"ev": "ready", "pid": os.getpid(),
+                 "use_extra_bufts": bool(params.use_extra_bufts),
+                 "n_ctx": worker.llama.n_ctx()})
+    threading.Thread(target=worker.read_stdin, name="stdin", daemon=True).start()
+    worker.serve()
+    worker.llama.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
