@@ -12,10 +12,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
+from langdetect.utils.lang_profile import LangProfile
 
-DetectorFactory.seed = 0
+#: the langdetect profiles loaded: English and French, which Parallax answers, and the
+#: languages it recognises to answer "unsupported" in their own words (UNSUPPORTED_MESSAGES).
+#: All 55 profiles cost about 63 MB; these about 15 MB (docs/performance.md). Chinese,
+#: Japanese, Korean and Arabic are told apart by script before langdetect is asked.
+PROFILES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg", "mk")
+_factory: DetectorFactory | None = None
 
 SUPPORTED = ("en", "fr", "zh")
 
@@ -136,9 +142,26 @@ def detect(text: str) -> Language:
     return Language(code, False, confidence=conf)
 
 
+def _detector_factory() -> DetectorFactory:
+    global _factory
+    if _factory is None:
+        import json
+        from pathlib import Path
+
+        factory = DetectorFactory()
+        factory.seed = 0  # deterministic
+        for index, code in enumerate(PROFILES):
+            data = json.loads((Path(PROFILES_DIRECTORY) / code).read_text(encoding="utf-8"))
+            factory.add_profile(LangProfile(**data), index, len(PROFILES))
+        _factory = factory
+    return _factory
+
+
 def _langdetect(text: str, default: str) -> tuple[str, float]:
     try:
-        langs = detect_langs(text)
+        detector = _detector_factory().create()
+        detector.append(text)
+        langs = detector.get_probabilities()
     except LangDetectException:
         return default, 0.0
     if not langs:
