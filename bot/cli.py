@@ -117,14 +117,19 @@ def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
                 specs = pipeline.catalog.select(chosen)
             except UnknownModelError as exc:
                 _fail(str(exc))
-            with console.status("loading models…"):
-                errors = await pipeline.warm(specs)
-            for model_id, err in errors.items():
-                if err:
-                    console.print(f"[yellow]⚠️  {model_id}: {err}[/]")
+            # the models load in the background (each in its own process) while the person
+            # reads the banner and types; a question asked meanwhile waits for its models
+            warming = asyncio.create_task(pipeline.warm(specs))
             console.print("[bold]Parallax[/] — ask a political question in English, French or "
                           "Chinese. Commands: /models, /profile NAME, /quit.")
+            console.print(f"[dim]loading {len(specs)} models in the background…[/]")
+            reported = False
             while True:
+                if warming.done() and not reported:
+                    reported = True
+                    for model_id, err in warming.result().items():
+                        if err:
+                            console.print(f"[yellow]⚠️  {model_id}: {err}[/]")
                 try:
                     line = await asyncio.to_thread(console.input, "[bold green]?[/] ")
                 except (EOFError, KeyboardInterrupt):
@@ -179,9 +184,7 @@ def models_list(obj: _Ctx, verify: bool) -> None:
 
     settings = obj.settings()
     catalog = _catalog(settings)
-    table = Table(title=f"Models ({catalog.path})")
-    for col in ("id", "name", "origin", "licence", "size", "default", "state"):
-        table.add_column(col)
+    rows = []
     for spec in catalog.models:
         st = status(spec, settings.resolved_models_dir)
         state = "[red]missing[/]"
@@ -198,10 +201,25 @@ def models_list(obj: _Ctx, verify: bool) -> None:
             state = "[green]verified[/]" if ok else (
                 "[red]sha256 mismatch[/]" if verify else "[yellow]present, not verified[/]")
         size = st.size or spec.size
-        table.add_row(spec.id, spec.name, f"{spec.flag} {spec.organisation} ({spec.country})",
-                      spec.licence, f"{size / 1e6:.0f} MB" if size else "",
-                      "yes" if spec.default else "", state)
-    _console().print(table)
+        rows.append((spec, f"{size / 1e6:.0f} MB" if size else "", state))
+    console = _console()
+    if console.width >= 120:
+        table = Table(title=f"Models ({catalog.path})")
+        for col in ("id", "name", "origin", "licence", "size", "default", "state"):
+            table.add_column(col, no_wrap=col in ("id", "size", "default"))
+        for spec, size, state in rows:
+            table.add_row(spec.id, spec.name,
+                          f"{spec.flag} {spec.organisation} ({spec.country})", spec.licence,
+                          size, "yes" if spec.default else "", state)
+        console.print(table)
+        return
+    # narrower: one entry a model, the id a user types first and whole
+    console.print(f"[bold]Models[/] ({catalog.path})", soft_wrap=True)
+    for spec, size, state in rows:
+        default = " [bold](default)[/]" if spec.default else ""
+        console.print(f"[bold cyan]{spec.id}[/]{default}  {state}", soft_wrap=True)
+        console.print(f"    {spec.name} — {spec.flag} {spec.organisation} ({spec.country}) · "
+                      f"{spec.licence}" + (f" · {size}" if size else ""))
 
 
 @models.command("pull")
@@ -289,8 +307,9 @@ def export(obj: _Ctx, fmt: str, output: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def stats(obj: _Ctx) -> None:
+def stats(obj: _Ctx, as_json: bool) -> None:
     """Questions per day and language, verdicts per model."""
     from bot.store import Store
 
@@ -301,7 +320,13 @@ def stats(obj: _Ctx) -> None:
         finally:
             await store.close()
 
-    click.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
+    data = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from bot.frontends.terminal import stats_view
+
+    _console().print(stats_view(data))
 
 
 # -- telegram -------------------------------------------------------------------------------

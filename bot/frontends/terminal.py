@@ -6,8 +6,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -39,6 +41,12 @@ class _Column:
     answer: Answer | None = None
 
 
+#: below this many columns per model, answers are stacked rather than placed side by side
+MIN_COLUMN_WIDTH = 30
+#: below this width the verdicts are a list, not a table (a table squeezes its "why" column)
+WIDE_TABLE = 110
+
+
 @dataclass
 class _Board:
     question: str
@@ -46,35 +54,42 @@ class _Board:
     notes: list[str] = field(default_factory=list)
     tail_lines: int = 18
 
-    def render(self) -> RenderableType:
-        table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
-        for col in self.columns.values():
-            table.add_column(_header(col.model), ratio=1, overflow="fold", vertical="top")
-        cells = []
-        for col in self.columns.values():
-            body = Text()
-            if col.thinking and not col.text:
-                body.append("💭 " + _tail(col.thinking, self.tail_lines // 2), style="italic dim")
-            body.append(_tail(col.text, self.tail_lines) if col.state != "done" else col.text)
-            if col.state == "waiting":
-                body.append("…waiting", style="dim")
-            elif col.state == "running":
-                body.append("▌", style="blink")
-            if col.answer is not None:
-                body.append("\n\n")
-                body.append_text(_footer(col.answer))
-            cells.append(Panel(body, border_style=_border(col)))
-        table.add_row(*cells)
+    def render(self, width: int = 120) -> RenderableType:
         title = Text(f"❓ {self.question}", style="bold")
         parts: list[RenderableType] = [title]
         parts += [Text(n, style="yellow") for n in self.notes]
-        parts.append(table)
+        side_by_side = width >= MIN_COLUMN_WIDTH * max(len(self.columns), 1)
+        if side_by_side:
+            table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
+            for col in self.columns.values():
+                table.add_column(_header(col.model), ratio=1, overflow="fold", vertical="top")
+            table.add_row(*(self._panel(col, self.tail_lines) for col in self.columns.values()))
+            parts.append(table)
+        else:  # narrow: one panel a model, one under the other, each its own header
+            lines = max(3, self.tail_lines // max(len(self.columns), 1))
+            for col in self.columns.values():
+                parts.append(self._panel(col, lines, title=_header(col.model, one_line=True)))
         return Group(*parts)
 
+    def _panel(self, col: _Column, tail_lines: int, title: Text | None = None) -> Panel:
+        body = Text()
+        if col.thinking and not col.text:
+            body.append("💭 " + _tail(col.thinking, tail_lines // 2), style="italic dim")
+        body.append(_tail(col.text, tail_lines) if col.state != "done" else col.text)
+        if col.state == "waiting":
+            body.append("…waiting", style="dim")
+        elif col.state == "running":
+            body.append("▌", style="blink")
+        if col.answer is not None:
+            body.append("\n\n")
+            body.append_text(_footer(col.answer))
+        return Panel(body, border_style=_border(col), title=title, title_align="left")
 
-def _header(model: ModelSpec) -> Text:
+
+def _header(model: ModelSpec, one_line: bool = False) -> Text:
     t = Text(model.name, style="bold cyan")
-    t.append(f"\n{model.organisation} · {model.flag} {model.country_name}", style="dim")
+    t.append(f"{' · ' if one_line else chr(10)}{model.organisation} · {model.flag} "
+             f"{model.country_name}", style="dim")
     return t
 
 
@@ -89,13 +104,13 @@ def _border(col: _Column) -> str:
     return VERDICT_STYLE.get(col.answer.verdict, ("", "white"))[1]
 
 
-def _stats(a: Answer) -> str:
+def _stats(a: Answer, first_token: bool = True) -> str:
     bits = []
     if a.seconds is not None:
         bits.append(f"{a.seconds:.1f} s")
     if a.tokens_per_second:
         bits.append(f"{a.tokens_per_second:.0f} tok/s")
-    if a.first_token_seconds is not None:
+    if first_token and a.first_token_seconds is not None:
         bits.append(f"first token {a.first_token_seconds:.2f} s")
     return " · ".join(bits)
 
@@ -119,29 +134,56 @@ def _footer(a: Answer) -> Text:
     return t
 
 
-def summary_table(judged: Judged) -> Table:
+def _why(a: Answer) -> str:
+    if a.error:
+        return a.error
+    if not a.reasons:
+        return ""
+    reason = a.reasons[0]
+    why = str(reason["signal"]).replace("_", " ")
+    if reason.get("quote"):
+        why += f": “{reason['quote']}”"
+    return why
+
+
+def _verdict_text(a: Answer, pad: int = 0) -> Text:
+    icon, style = VERDICT_STYLE.get(a.verdict or "", ("", "white"))
+    return Text(f"{icon} {a.verdict or '':<{pad}}", style=style)
+
+
+def summary_table(judged: Judged, width: int = 120) -> RenderableType:
+    """The verdicts: a table when there is room for its "why" column, else a list."""
+    if width < WIDE_TABLE:
+        return _summary_list(judged)
     table = Table(title="Verdicts", expand=True)
-    table.add_column("model")
-    table.add_column("origin")
-    table.add_column("verdict")
-    table.add_column("why", ratio=2, overflow="fold")
-    table.add_column("time", justify="right")
-    table.add_column("tok/s", justify="right")
+    table.add_column("model", no_wrap=True)
+    table.add_column("origin", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("why", ratio=2, overflow="fold", min_width=30)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("tok/s", justify="right", no_wrap=True)
     for a in judged.answers:
-        icon, style = VERDICT_STYLE.get(a.verdict or "", ("", "white"))
-        reason = a.reasons[0] if a.reasons else None
-        why = ""
-        if a.error:
-            why = a.error
-        elif reason:
-            why = reason["signal"].replace("_", " ")
-            if reason.get("quote"):
-                why += f": “{reason['quote']}”"
-        table.add_row(a.model.name, f"{a.model.flag} {a.model.organisation}",
-                      Text(f"{icon} {a.verdict}", style=style), why,
-                      "" if a.seconds is None else f"{a.seconds:.1f} s",
+        table.add_row(a.model.name, f"{a.model.flag} {a.model.organisation}", _verdict_text(a),
+                      _why(a), "" if a.seconds is None else f"{a.seconds:.1f} s",
                       "" if not a.tokens_per_second else f"{a.tokens_per_second:.0f}")
     return table
+
+
+def _summary_list(judged: Judged) -> RenderableType:
+    """One entry a model: verdict and name on the first line, the reason indented below."""
+    parts: list[RenderableType] = [Text("Verdicts", style="bold")]
+    for a in judged.answers:
+        line = _verdict_text(a, pad=10)
+        line.append(f" {a.model.name}", style="bold")
+        line.append(f" · {a.model.flag} {a.model.organisation}", style="dim")
+        stats = _stats(a, first_token=False)
+        if stats:
+            line.append(f" · {stats}", style="dim")
+        parts.append(line)
+        why = _why(a)
+        if why:
+            parts.append(Padding(Text(why), (0, 0, 0, 4)))
+    return Group(*parts)
 
 
 async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
@@ -164,7 +206,8 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                     board.columns = {m.id: _Column(m) for m in event.models}
                     board.notes = list(event.notes)
                     if live:
-                        display = Live(board.render(), console=console, refresh_per_second=8,
+                        display = Live(board.render(console.width), console=console,
+                                       refresh_per_second=8,
                                        transient=False, vertical_overflow="crop")
                         display.start()
                 case AnswerStarted() if board:
@@ -179,14 +222,14 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                 case Judged() if board:
                     result = event
             if display is not None and board is not None:
-                display.update(board.render())
+                display.update(board.render(console.width))
     finally:
         if display is not None:
             display.stop()
     if isinstance(result, Judged) and board is not None:
         if not live:
-            console.print(board.render())
-        console.print(summary_table(result))
+            console.print(board.render(console.width))
+        console.print(summary_table(result, console.width))
     assert result is not None
     return result
 
@@ -203,6 +246,43 @@ async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] |
         if isinstance(event, Judged):
             return event.to_json(), True
     raise RuntimeError("the pipeline ended without a result")
+
+
+VERDICTS = ("answered", "refused", "evasive", "degenerate", "error")
+
+
+def stats_view(stats: dict) -> RenderableType:
+    """``parallax stats`` for a person: questions per day and language, verdicts per model."""
+    parts: list[RenderableType] = [
+        Text(f"{stats.get('questions', 0)} questions stored", style="bold")]
+    if stats.get("questions_per_language"):
+        langs = Table(title="Questions per language", title_justify="left", box=box.SIMPLE_HEAD)
+        langs.add_column("language", no_wrap=True)
+        langs.add_column("questions", justify="right")
+        for lang, n in stats["questions_per_language"].items():
+            langs.add_row(str(lang), str(n))
+        days = Table(title="Questions per day", title_justify="left", box=box.SIMPLE_HEAD)
+        days.add_column("day", no_wrap=True)
+        days.add_column("questions", justify="right")
+        for day, n in list(stats["questions_per_day"].items())[-14:]:  # the last two weeks
+            days.add_row(str(day), str(n))
+        parts += [langs, days]
+    per_model = stats.get("verdicts_per_model") or {}
+    if per_model:
+        table = Table(title="Verdicts per model", title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("model", no_wrap=True)
+        for verdict in VERDICTS:
+            label = "degen." if verdict == "degenerate" else verdict
+            table.add_column(Text(label, style=VERDICT_STYLE[verdict][1]), justify="right",
+                             no_wrap=True)
+        table.add_column("flagged", justify="right", no_wrap=True)
+        for model_id, counts in per_model.items():
+            judged = sum(n for v, n in counts.items() if v not in ("error", "none"))
+            flagged = counts.get("refused", 0) + counts.get("evasive", 0)
+            share = f"{flagged / judged:.0%}" if judged else "–"
+            table.add_row(model_id, *(str(counts.get(v, 0)) for v in VERDICTS), share)
+        parts.append(table)
+    return Group(*parts)
 
 
 def dumps(obj: dict) -> str:

@@ -16,6 +16,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.catalog import UnknownModelError
 from bot.config import Settings
 from bot.pipeline import Pipeline
 
@@ -76,11 +77,20 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
     async def post_init(app: Application) -> None:
         service.start_worker(app)
         await h.register_commands(app)
+        # the models load in the background, each in its own process: the bot answers
+        # /start and /help at once, and a question asked meanwhile waits for its models
+        app.bot_data["warming"] = asyncio.create_task(warm(pipeline, settings),
+                                                      name="warm-models")
+
+    async def post_stop(app: Application) -> None:
+        warming = app.bot_data.get("warming")
+        if warming is not None and not warming.done():
+            warming.cancel()
 
     async def post_shutdown(_app: Application) -> None:
         await service.stop_worker()
 
-    app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    app = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
     app.bot_data["parallax"] = service
     app.add_handler(CommandHandler("start", h.cmd_start))
     app.add_handler(CommandHandler("help", h.cmd_help))
@@ -102,6 +112,21 @@ async def _on_error(update: object, context: object) -> None:
     log.error("update failed: %s: %s", type(error).__name__, error)
 
 
+async def warm(pipeline: Pipeline, settings: Settings) -> None:
+    """Load the configured models ahead of the first question; log the ones that fail."""
+    try:
+        specs = pipeline.catalog.select(list(settings.models) or None)
+    except UnknownModelError as exc:
+        log.error("%s", exc)
+        return
+    errors = await pipeline.warm(specs)
+    for model_id, err in errors.items():
+        if err:
+            log.warning("model %s unavailable: %s", model_id, err)
+        else:
+            log.info("model %s loaded", model_id)
+
+
 def webhook_options(settings: Settings) -> dict[str, object]:
     """run_webhook/start_webhook arguments from the settings (webhook mode)."""
     from urllib.parse import urlparse
@@ -118,17 +143,9 @@ def run_polling(settings: Settings) -> None:
     ``telegram_webhook_url`` is set, serve Telegram's webhook on ``telegram_listen``."""
     protect_logs(settings.telegram_token.get())  # before anything can log
 
-    async def open_pipeline() -> Pipeline:
-        pipeline = await Pipeline.open(settings)
-        errors = await pipeline.warm(pipeline.catalog.select(list(settings.models) or None))
-        for model_id, err in errors.items():
-            if err:
-                log.warning("model %s unavailable: %s", model_id, err)
-        return pipeline
-
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    pipeline = loop.run_until_complete(open_pipeline())
+    pipeline = loop.run_until_complete(Pipeline.open(settings))
     app = build_application(settings, pipeline)
     try:
         if settings.telegram_webhook_url:
