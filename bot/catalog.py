@@ -12,6 +12,11 @@ SourceKind = Literal["pypi", "hf", "path", "remote"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: a PyPI project name (PEP 508) and an exact version (PEP 440 characters only)
+_PACKAGE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+!_-]{0,63}$")
+#: a file name under models/: no folder, not hidden, not "." or ".."
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 FLAGS = {
     "US": "🇺🇸", "CN": "🇨🇳", "FR": "🇫🇷", "GB": "🇬🇧", "DE": "🇩🇪", "CA": "🇨🇦",
@@ -148,6 +153,14 @@ def _source(entry_id: str, raw: dict) -> Source:
         except (KeyError, TypeError) as exc:
             raise ManifestError(
                 f"{where} each part needs package, version, member ({exc})") from None
+        for part in pp:
+            # these go on pip's command line: a name like "-r x" would be an option to pip
+            if not isinstance(part.package, str) or not _PACKAGE.match(part.package):
+                raise ManifestError(f"{where} package {part.package!r} is not a valid PyPI "
+                                    f"project name (letters, digits, '.', '_', '-')")
+            if not _VERSION.match(part.version):
+                raise ManifestError(f"{where} version {part.version!r} of {part.package} is "
+                                    f"not an exact version such as 1.0.2")
         return Source("pypi", parts=pp)
     if kind == "hf":
         if not raw.get("repo") or not raw.get("filename"):
@@ -201,6 +214,11 @@ def parse_manifest(text: str, path: Path) -> Catalog:
                     f"compute it with: sha256sum FILE.gguf")
             if source.kind != "path" and not raw.get("file"):
                 raise ManifestError(f"{path}: model {mid!r} needs 'file' (its name under models/)")
+            if raw.get("file") and not _FILE.match(str(raw["file"])):
+                # the file is written, replaced and deleted under models/: a name with a folder
+                # in it ("../x") would reach files elsewhere
+                raise ManifestError(f"{path}: model {mid!r}: 'file' must be a plain file name "
+                                    f"such as my-model.gguf, without folders (got {raw['file']!r})")
         chat_format = str(raw.get("chat_format", "gguf"))
         if chat_format != "gguf" and not chat_format.startswith("template:"):
             raise ManifestError(f"{path}: model {mid!r}: chat_format must be 'gguf' or "

@@ -74,6 +74,41 @@ def test_unknown_model_lists_the_known_ones() -> None:
     ('sha256 = "' + "a" * 64 + '"\nkv_cache = "q4"', "kv_cache must be one of f16, q8_0"),
 ])
 def test_a_bad_manifest_entry_is_named(entry: str, message: str) -> None:
+    _assert_rejected(entry, message)
+
+
+@pytest.mark.parametrize(("file", "source", "message"), [
+    # a file name with a folder in it would make `models pull` replace or delete files elsewhere
+    ("../../etc/passwd", "", "'file' must be a plain file name"),
+    ("sub/model.gguf", "", "'file' must be a plain file name"),
+    (".hidden.gguf", "", "'file' must be a plain file name"),
+    # package names and versions go on pip's command line: "-r x" would be an option to pip
+    ("m.gguf", '{ package = "-r evil.txt", version = "1.0", member = "m" }', "not a valid PyPI"),
+    ("m.gguf", '{ package = "--index-url=http://x", version = "1", member = "m" }',
+     "not a valid PyPI"),
+    ("m.gguf", '{ package = "ok", version = "1.0 --pre", member = "m" }', "not an exact version"),
+    ("m.gguf", '{ package = "ok", version = ">=1", member = "m" }', "not an exact version"),
+])
+def test_the_manifest_cannot_run_code_or_touch_files_outside_models(
+        file: str, source: str, message: str) -> None:
+    kind = f'kind = "pypi"\nparts = [{source}]' if source else 'kind = "hf"\nrepo = "a/b"\n' \
+        'filename = "m.gguf"'
+    text = f"""[[models]]
+id = "mine"
+name = "Mine"
+organisation = "Me"
+country = "FR"
+file = "{file}"
+sha256 = "{'a' * 64}"
+[models.source]
+{kind}
+"""
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(text, Path("m.toml"))
+    assert message in str(err.value)
+
+
+def _assert_rejected(entry: str, message: str) -> None:
     text = f"""[[models]]
 id = "mine"
 name = "Mine"
