@@ -23,6 +23,18 @@ async def write_jsonl(store: Store, out: TextIO) -> int:
     return n
 
 
+#: a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (OWASP, "CSV Injection"): a question like "=HYPERLINK(...)" must stay text
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ' to stay text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 async def write_csv(store: Store, out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -31,7 +43,7 @@ async def write_csv(store: Store, out: TextIO) -> int:
         flat: dict[str, Any] = dict(row)
         if isinstance(flat.get("reasons"), list):
             flat["reasons"] = json.dumps(flat["reasons"], ensure_ascii=False)
-        writer.writerow(flat)
+        writer.writerow({k: neutralise(v) for k, v in flat.items()})
         n += 1
     return n
 

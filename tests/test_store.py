@@ -76,3 +76,21 @@ async def test_answers_feedback_forget_and_export(store: Store) -> None:
     assert await store.question(mine) is None and await store.answers_for(mine) == []
     assert await store.count_user_rows("u1") == 0
     assert await store.question(other) is not None  # the others' rows stay
+
+
+async def test_csv_export_keeps_formulas_as_text(store: Store) -> None:
+    import csv
+    import io
+
+    qid = await store.save_question(text='=HYPERLINK("http://evil.example","click")',
+                                    language="en", script="", supported=True, profile="bare",
+                                    source="telegram", user_ref="u1")
+    await store.save_answers(qid, [_answer("qwen", text="+33 6 12 34 56 78"),
+                                   _answer("smol", text="@everyone -1", score=-0.5)])
+    csv_bytes, _ = await export_bytes(store, "csv")
+    rows = list(csv.DictReader(io.StringIO(csv_bytes.decode())))
+    assert rows[0]["question"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"
+    assert [r["answer"] for r in rows] == ["'+33 6 12 34 56 78", "'@everyone -1"]
+    assert rows[1]["score"] == "-0.5"  # numbers stay numbers
+    jsonl, _ = await export_bytes(store, "jsonl")  # JSON is data, not a spreadsheet: unchanged
+    assert json.loads(jsonl.decode().splitlines()[0])["question"].startswith("=HYPERLINK")
