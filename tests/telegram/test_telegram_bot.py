@@ -342,3 +342,49 @@ async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
         await app.shutdown()
         await pipeline.close()
         api.stop()
+
+
+async def test_webhook_mode_without_a_configured_secret_registers_a_random_one(
+        tmp_path: Path) -> None:
+    # without a secret, a forged update with an operator's id would have received /export
+    import socket
+
+    import httpx
+    from conftest import fake_pipeline
+    from fake_bot_api import FakeBotAPI
+
+    from bot.frontends.telegram.app import build_application, webhook_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = FakeBotAPI().start()
+    settings = load_settings(None, env={}, database=tmp_path / "wh.sqlite3",
+                             telegram_token=api.token, telegram_base_url=api.base_url,
+                             telegram_webhook_url=f"http://127.0.0.1:{port}/tg-hook",
+                             telegram_listen=f"127.0.0.1:{port}", operators=str(OPERATOR))
+    pipeline = await fake_pipeline(settings, {"alpha": fake()})
+    app = build_application(settings, pipeline)
+    await app.initialize()
+    await app.start()
+    options = webhook_options(settings)
+    await app.updater.start_webhook(**options)  # type: ignore[union-attr,arg-type]
+    try:
+        secret = api.webhook["secret_token"]
+        assert secret == options["secret_token"] and len(str(secret)) >= 32
+        assert webhook_options(settings)["secret_token"] != secret  # random, not derived
+        forged = {"update_id": 1, "message": {
+            "message_id": 5, "date": 0, "text": "/export",
+            "chat": {"id": OPERATOR, "type": "private"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            "from": {"id": OPERATOR, "is_bot": False, "first_name": "Op"}}}
+        async with httpx.AsyncClient() as client:
+            res = await client.post(f"http://127.0.0.1:{port}/tg-hook", json=forged)
+        assert res.status_code == 403
+        assert not api.calls_of("sendDocument") and not api.calls_of("sendMessage")
+    finally:
+        await app.updater.stop()  # type: ignore[union-attr]
+        await app.stop()
+        await app.shutdown()
+        await pipeline.close()
+        api.stop()

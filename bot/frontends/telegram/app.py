@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 
 from telegram import Update
 from telegram.ext import (
@@ -133,7 +134,9 @@ def webhook_options(settings: Settings) -> dict[str, object]:
 
     host, _, port = settings.telegram_listen.rpartition(":")
     path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
-    secret = settings.telegram_webhook_secret.get() or None
+    # without a secret anyone who finds the URL can post forged updates (an operator's id
+    # would receive /export): with none configured, a random one is registered for this run
+    secret = settings.telegram_webhook_secret.get() or secrets.token_urlsafe(32)
     return {"listen": host or "127.0.0.1", "port": int(port), "url_path": path,
             "webhook_url": settings.telegram_webhook_url, "secret_token": secret}
 
