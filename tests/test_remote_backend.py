@@ -81,7 +81,8 @@ timeout_seconds = 5
 kind = "remote"
 base_url = "http://127.0.0.1:{_free_port()}/v1"
 """
-    text = tiny_manifest(tiny[0], tiny[1], model_id="local") + remote
+    # the same settings as the server, which runs llama.cpp's default f16 KV cache
+    text = tiny_manifest(tiny[0], tiny[1], model_id="local", extra='kv_cache = "f16"') + remote
     return parse_manifest(text, tmp_path / "models.toml")
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -112,6 +113,36 @@ class Worker:
             finally:
                 self.cancelled.discard(rid)
 
+    def chat_prompt(self, messages: list[dict[str, Any]]) -> tuple[Any, list[int]]:
+        """The chat template's result and the prompt's tokens, where only the template's own
+        text may hold control tokens: a question that contains "<|im_start|>system" is text,
+        so nobody can forge a system turn."""
+        contents = [str(m["content"]).encode("utf-8") for m in messages]
+        if all(self.llama.tokenize(c, add_bos=False, special=True)
+               == self.llama.tokenize(c, add_bos=False, special=False) for c in contents):
+            # no control token hides in the text (nearly always): the whole prompt, exactly
+            # as create_chat_completion tokenizes it
+            result = self.formatter(messages=messages)
+            return result, list(self.llama.tokenize(
+                result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
+        marked = [{**m, "content": _MARK.format(i)} for i, m in enumerate(messages)]
+        result = self.formatter(messages=marked)
+        pieces = _MARKS.split(result.prompt)
+        if sorted(int(i) for i in pieces[1::2]) != list(range(len(messages))):
+            raise ValueError("the model's chat template changes the messages' text; it cannot "
+                             "be used safely")
+        tokens: list[int] = [] if result.added_special else list(
+            self.llama.tokenize(b"", add_bos=True, special=True))  # BOS where the model has one
+        for k, piece in enumerate(pieces):
+            if k % 2:  # a message's text
+                text, special = str(messages[int(piece)]["content"]), False
+            else:  # the template's own text
+                text, special = piece, True
+            if text:
+                tokens += self.llama.tokenize(text.encode("utf-8"), add_bos=False,
+                                              special=special)
+        return result, tokens
+
     def tokenize(self, text: str) -> list[int]:
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False))
 
@@ -142,16 +173,16 @@ class Worker:
         stop = list(msg.get("stop") or [])
         criteria: list[Any] = [tick]
         if msg.get("prompt") is not None:
-            prompt: str | list[int] = msg["prompt"]
+            # completion templates (prompts/templates/) are plain text: nothing in a prompt is
+            # a control token, whatever the question says
+            prompt = llama.tokenize(msg["prompt"].encode("utf-8"), add_bos=True, special=False)
         else:
             if self.formatter is None:
                 raise RuntimeError("chat messages sent to a model loaded without a chat template")
-            # the model's own chat template (from the pinned GGUF), exactly as
-            # create_chat_completion applies it, but through create_completion so that the
-            # stopping criteria above are honoured
-            result = self.formatter(messages=msg["messages"])
-            prompt = llama.tokenize(result.prompt.encode("utf-8"),
-                                    add_bos=not result.added_special, special=True)
+            # the model's own chat template (from the pinned GGUF), as create_chat_completion
+            # applies it, but through create_completion so that the stopping criteria above
+            # are honoured, and with the messages' own text never read as control tokens
+            result, prompt = self.chat_prompt(msg["messages"])
             if result.stop:
                 stop += [result.stop] if isinstance(result.stop, str) else list(result.stop)
             if result.stopping_criteria is not None:
@@ -197,6 +228,12 @@ class Worker:
         # tokens sampled, the end-of-generation token included (the last call is the final one)
         self.send({"ev": "done", "id": rid, "prompt_tokens": prompt_tokens,
                    "completion_tokens": max(calls - 1, 0), "finish_reason": finish})
+
+
+#: stands for message i while the chat template is rendered; private-use characters, which
+#: Parallax strips from every question (bot.lang.clean_text), so no text can contain them
+_MARK = "\ue000{}\ue001"
+_MARKS = re.compile("\ue000(\\d+)\ue001")
 
 
 def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
