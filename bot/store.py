@@ -160,6 +160,14 @@ class Store:
             row = await cur.fetchone()
         return _answer_row(row) if row else None
 
+    async def answer_in_chat(self, answer_id: int, chat_ref: str) -> dict[str, Any] | None:
+        """The answer, only if its question was asked in the chat ``chat_ref``."""
+        async with self._db.execute(
+                "SELECT a.* FROM answers a JOIN questions q ON q.id = a.question_id"
+                " WHERE a.id = ? AND q.chat_ref = ?", (answer_id, chat_ref)) as cur:
+            row = await cur.fetchone()
+        return _answer_row(row) if row else None
+
     async def recent_questions(self, limit: int = 20) -> list[dict[str, Any]]:
         async with self._db.execute(
                 "SELECT * FROM questions ORDER BY id DESC LIMIT ?", (limit,)) as cur:
@@ -167,13 +175,14 @@ class Store:
 
     # -- feedback, per-chat settings, forgetting -------------------------------------------
     async def save_feedback(self, answer_id: int, kind: str, user_ref: str | None,
-                            comment: str = "") -> int:
+                            comment: str = "") -> bool:
+        """Record one person's feedback on one answer; False if they had given it already."""
         cur = await self._db.execute(
             "INSERT INTO feedback (answer_id, user_ref, kind, comment, created_at)"
-            " VALUES (?,?,?,?,?)", (answer_id, user_ref, kind, comment, _now()))
+            " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
+            (answer_id, user_ref, kind, comment, _now()))
         await self._db.commit()
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return cur.rowcount == 1
 
     async def get_setting(self, scope: str, key: str) -> str | None:
         async with self._db.execute("SELECT value FROM settings WHERE scope = ? AND key = ?",

@@ -94,3 +94,29 @@ async def test_csv_export_keeps_formulas_as_text(store: Store) -> None:
     assert rows[1]["score"] == "-0.5"  # numbers stay numbers
     jsonl, _ = await export_bytes(store, "jsonl")  # JSON is data, not a spreadsheet: unchanged
     assert json.loads(jsonl.decode().splitlines()[0])["question"].startswith("=HYPERLINK")
+
+
+async def test_feedback_counts_once_per_person_and_old_duplicates_are_merged(
+        tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(db)  # a database of schema 1 with a feedback given three times
+    con.executescript(migrations()[0][2])
+    con.execute("PRAGMA user_version = 1")
+    con.execute("INSERT INTO questions (id, text, language, script, supported, profile, source,"
+                " status, note, created_at) VALUES (1,'Q','en','',1,'bare','t','done','','x')")
+    con.execute("INSERT INTO answers (id, question_id, model_id, model_sha256, profile, text,"
+                " created_at) VALUES (1, 1, 'm', '', 'bare', 'A', 'x')")
+    for _ in range(3):
+        con.execute("INSERT INTO feedback (answer_id, user_ref, kind, created_at)"
+                    " VALUES (1, 'u1', 'verdict_wrong', 'x')")
+    con.commit()
+    con.close()
+    store = await Store.open(db)
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert await store.count_user_rows("u1") == 1  # merged by the migration
+        assert await store.save_feedback(1, "verdict_wrong", "u1") is False
+        assert await store.save_feedback(1, "verdict_wrong", "u2") is True
+        assert await store.count_user_rows("u2") == 1
+    finally:
+        await store.close()

@@ -145,6 +145,14 @@ class FakeBotAPI:
             u["language_code"] = language_code
         return u
 
+    def edit_text(self, chat_id: int, user_id: int, message_id: int, text: str) -> None:
+        """A user edits their message ``message_id`` to ``text`` (an edited_message update)."""
+        self._push({"edited_message": {
+            "message_id": message_id, "date": int(time.time()), "edit_date": int(time.time()),
+            "text": text, "chat": self._chat(chat_id), "from": self.user(user_id, None),
+            **({"entities": [{"type": "bot_command", "offset": 0,
+                              "length": len(text.split()[0])}]} if text.startswith("/") else {})}})
+
     def send_text(self, chat_id: int, user_id: int, text: str, *, chat_type: str = "private",
                   language_code: str | None = None, reply_to: int | None = None) -> int:
         """A user writes ``text``; commands and mentions get their entities."""

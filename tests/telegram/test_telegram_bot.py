@@ -388,3 +388,60 @@ async def test_webhook_mode_without_a_configured_secret_registers_a_random_one(
         await app.shutdown()
         await pipeline.close()
         api.stop()
+
+
+async def test_export_and_stats_answer_only_in_an_operators_private_chat(
+        harness: Harness) -> None:
+    # an operator typing /export in a group would have handed every question to the group
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    h.api.send_text(GROUP, OPERATOR, "/export", chat_type="group")
+    h.api.send_text(GROUP, OPERATOR, "/stats", chat_type="group")
+    await h.until(lambda: sum("private chat" in m.text for m in h.api.sent(GROUP)) == 2)
+    assert not h.api.documents
+    assert not any("statistics" in m.text for m in h.api.sent(GROUP))
+
+
+async def test_buttons_act_only_on_answers_of_their_own_chat_and_count_once(
+        harness: Harness) -> None:
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    await h.until(h.idle)
+    db = h.pipeline.settings.database
+    feedback = lambda: sqlite3.connect(db).execute(  # noqa: E731
+        "SELECT count(*) FROM feedback").fetchone()[0]
+    data = h.summary(USER).reply_markup["inline_keyboard"][0][0]["callback_data"]
+    # another user, in their own chat, forges a press on USER's answer
+    other = 9
+    h.api.send_text(other, other, "/help")
+    await h.until(lambda: len(h.api.sent(other)) > 0)
+    decoy = h.api.sent(other)[-1].message_id  # a message of the bot in the other chat
+    h.api.press(other, other, decoy, data)
+    h.api.press(other, other, decoy, "w:not-a-number")
+    h.api.press(other, other, decoy, data.replace("w:", "t:"))
+    await h.until(lambda: sum(1 for c in h.api.calls_of("answerCallbackQuery")) >= 3)
+    assert feedback() == 0
+    assert not any("💭" in m.text for m in h.api.sent(other))
+    # the asker, in the chat of the answer: counted once however often pressed
+    summary = h.summary(USER)
+    for _ in range(3):
+        h.api.press(USER, USER, summary.message_id, data)
+    await h.until(lambda: sum(1 for c in h.api.calls_of("answerCallbackQuery")) >= 6)
+    assert feedback() == 1
+
+
+async def test_an_edited_message_is_not_a_new_question(harness: Harness) -> None:
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    await h.until(h.idle)
+    asked = sqlite3.connect(h.pipeline.settings.database).execute(
+        "SELECT count(*) FROM questions").fetchone()[0]
+    first = next(m for m in h.api.sent(USER))
+    h.api.edit_text(USER, USER, first.message_id - 1, "What is the capital of Italy?")
+    h.api.edit_text(USER, USER, first.message_id - 1, "/ask What is the capital of Spain?")
+    h.api.send_text(USER, USER, "/help")  # a later update, so the edits were seen before it
+    await h.until(lambda: any("/ask" in m.text and m.message_id > first.message_id
+                              for m in h.api.sent(USER)))
+    await h.until(h.idle)
+    assert sqlite3.connect(h.pipeline.settings.database).execute(
+        "SELECT count(*) FROM questions").fetchone()[0] == asked

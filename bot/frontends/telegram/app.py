@@ -93,17 +93,19 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
 
     app = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
     app.bot_data["parallax"] = service
-    app.add_handler(CommandHandler("start", h.cmd_start))
-    app.add_handler(CommandHandler("help", h.cmd_help))
-    app.add_handler(CommandHandler("ask", h.cmd_ask))
-    app.add_handler(CommandHandler("models", h.cmd_models))
-    app.add_handler(CommandHandler("profile", h.cmd_profile))
-    app.add_handler(CommandHandler("language", h.cmd_language))
-    app.add_handler(CommandHandler("forget", h.cmd_forget))
-    app.add_handler(CommandHandler("stats", h.cmd_stats))
-    app.add_handler(CommandHandler("export", h.cmd_export))
+    # new messages only: editing a question must not ask it again
+    new = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("start", h.cmd_start, filters=new))
+    app.add_handler(CommandHandler("help", h.cmd_help, filters=new))
+    app.add_handler(CommandHandler("ask", h.cmd_ask, filters=new))
+    app.add_handler(CommandHandler("models", h.cmd_models, filters=new))
+    app.add_handler(CommandHandler("profile", h.cmd_profile, filters=new))
+    app.add_handler(CommandHandler("language", h.cmd_language, filters=new))
+    app.add_handler(CommandHandler("forget", h.cmd_forget, filters=new))
+    app.add_handler(CommandHandler("stats", h.cmd_stats, filters=new))
+    app.add_handler(CommandHandler("export", h.cmd_export, filters=new))
     app.add_handler(CallbackQueryHandler(h.on_button))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.on_text))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, h.on_text))
     app.add_error_handler(_on_error)
     return app
 
@@ -126,6 +128,10 @@ async def warm(pipeline: Pipeline, settings: Settings) -> None:
             log.warning("model %s unavailable: %s", model_id, err)
         else:
             log.info("model %s loaded", model_id)
+
+
+#: what the bot asks Telegram for: messages and button presses, nothing else (no edits)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
 def webhook_options(settings: Settings) -> dict[str, object]:
@@ -152,10 +158,10 @@ def run_polling(settings: Settings) -> None:
     app = build_application(settings, pipeline)
     try:
         if settings.telegram_webhook_url:
-            app.run_webhook(allowed_updates=Update.ALL_TYPES, close_loop=False,
+            app.run_webhook(allowed_updates=ALLOWED_UPDATES, close_loop=False,
                             **webhook_options(settings))  # type: ignore[arg-type]
         else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
     finally:
         loop.run_until_complete(pipeline.close())
         loop.close()

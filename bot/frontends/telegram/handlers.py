@@ -70,6 +70,17 @@ class ParallaxBot:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _salt: bytes = b""
     worker: asyncio.Task[None] | None = None
+    _pressed: dict[tuple[int, int, str], None] = field(default_factory=dict)
+
+    def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
+        """True the first time a button of a message is pressed (the last 10,000 kept)."""
+        key = (chat_id, message_id, data)
+        if key in self._pressed:
+            return False
+        self._pressed[key] = None
+        while len(self._pressed) > 10_000:
+            del self._pressed[next(iter(self._pressed))]
+        return True
 
     @property
     def store(self):
@@ -131,11 +142,11 @@ class ParallaxBot:
             started = asyncio.get_running_loop().time()
             try:
                 await self.answer(app, job)
-            except ChatGone as exc:
-                log.warning("chat %s is gone (%s): its answers are dropped", job.chat_id,
-                            type(exc).__name__)
+            except ChatGone as exc:  # chats are named by their reference, never their id
+                log.warning("chat %s is gone (%s): its answers are dropped",
+                            await self.ref("chat", job.chat_id), type(exc).__name__)
             except Exception:
-                log.exception("question in chat %s failed", job.chat_id)
+                log.exception("question in chat %s failed", await self.ref("chat", job.chat_id))
             finally:
                 self.running = None
                 spent = asyncio.get_running_loop().time() - started
@@ -405,12 +416,23 @@ def _operator(update: Update, svc: ParallaxBot) -> bool:
     return update.effective_user is not None and update.effective_user.id in svc.operators
 
 
+async def _operator_in_private(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                               svc: ParallaxBot, ui: str) -> bool:
+    """/stats and /export: an operator, in a private chat (never into a group's view)."""
+    if not _operator(update, svc):
+        await _reply(update, context, t(ui, "tg_operators_only"))
+        return False
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await _reply(update, context, t(ui, "tg_operators_private"))
+        return False
+    return True
+
+
 async def cmd_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = _service(context)
     ui = await svc.ui_language(update)
     assert update.effective_message is not None
-    if not _operator(update, svc):
-        await _reply(update, context, t(ui, "tg_operators_only"))
+    if not await _operator_in_private(update, context, svc, ui):
         return
     stats = await svc.store.stats()
     lines = [f"<b>{esc(t(ui, 'tg_stats_title'))}</b>",
@@ -433,8 +455,7 @@ async def cmd_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     ui = await svc.ui_language(update)
     chat = update.effective_chat
     assert update.effective_message is not None and chat is not None
-    if not _operator(update, svc):
-        await _reply(update, context, t(ui, "tg_operators_only"))
+    if not await _operator_in_private(update, context, svc, ui):
         return
     for fmt in ("jsonl", "csv"):
         data, rows = await export_bytes(svc.store, fmt)
@@ -451,20 +472,28 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = await svc.ui_language(update)
     user_ref = await svc.ref("user", update.effective_user.id)
     kind, _, rest = query.data.partition(":")
-    if kind == "w":
-        answer = await svc.store.answer(int(rest))
+    answer: dict[str, Any] | None = None
+    if kind in ("w", "t"):
+        # callback data comes from the client: a button acts only on an answer of this chat
+        if not rest.isdigit() or query.message is None:
+            await query.answer()
+            return
+        answer = await svc.store.answer_in_chat(
+            int(rest), await svc.ref("chat", query.message.chat.id))
         if answer is None:
             await query.answer(t(ui, "tg_gone_question"))
             return
-        await svc.store.save_feedback(int(rest), "verdict_wrong", user_ref)
+    if kind == "w":
+        assert answer is not None
+        await svc.store.save_feedback(answer["id"], "verdict_wrong", user_ref)  # once a person
         model = svc.pipeline.catalog.get(answer["model_id"]).name \
             if answer["model_id"] in {m.id for m in svc.pipeline.catalog.models} \
             else answer["model_id"]
         await query.answer(t(ui, "tg_wrong_thanks", model=model), show_alert=False)
     elif kind == "t":
-        answer = await svc.store.answer(int(rest))
+        assert answer is not None
         await query.answer()
-        if not answer or not answer.get("thinking"):
+        if not answer.get("thinking"):
             await context.bot.send_message(query.message.chat.id,
                                            t(ui, "tg_no_thinking"))
             return
@@ -479,6 +508,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         if prepared is None or lang not in prepared.texts or query.message is None:
             return
+        if not svc.first_press(query.message.chat.id, query.message.message_id, query.data):
+            return  # pressed twice: asked once
         chat = query.message.chat
         await svc.enqueue(context.application, Job(
             chat_id=chat.id, chat_type=chat.type, user_id=update.effective_user.id,
