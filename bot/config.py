@@ -84,6 +84,14 @@ class Settings:
     telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     #: how many questions may wait in the bot's queue before it answers "busy"
     queue_limit: int = 8
+    #: the key that turns Telegram ids into anonymous references, kept apart from the database
+    #: so that a copy of the database does not tell who asked what (default: <database>.key,
+    #: created with mode 0600 on first use)
+    id_key_file: Path | None = None
+
+    @property
+    def resolved_id_key_file(self) -> Path:
+        return self.id_key_file or self.database.with_name(self.database.name + ".key")
 
     @property
     def resolved_models_dir(self) -> Path:
@@ -117,6 +125,7 @@ _ENV: dict[str, str] = {
     "TELEGRAM_LISTEN": "telegram_listen",
     "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
     "PARALLAX_QUEUE_LIMIT": "queue_limit",
+    "PARALLAX_ID_KEY_FILE": "id_key_file",
 }
 
 
@@ -129,7 +138,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         match name:
             case "manifest" | "prompts_dir" | "database":
                 return Path(value).expanduser()
-            case "models_dir" | "cache_dir":
+            case "models_dir" | "cache_dir" | "id_key_file":
                 return Path(value).expanduser() if value else None
             case "models":
                 items = value.split(",") if isinstance(value, str) else list(value)

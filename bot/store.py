@@ -6,7 +6,9 @@ Migrations are the files ``bot/schema/NNN_name.sql``, applied in order inside a 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -64,8 +66,14 @@ class Store:
     async def open(cls, path: Path | str) -> Store:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # people's political questions: readable by the owner only. SQLite gives its -wal
+            # and -shm files the database file's permissions.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         db = await aiosqlite.connect(str(path))
         db.row_factory = aiosqlite.Row
+        # deleted rows are overwritten with zeros, not left in free pages (/forget, retention)
+        await db.execute("PRAGMA secure_delete=ON")
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
@@ -219,6 +227,9 @@ class Store:
         await self._db.execute("DELETE FROM questions WHERE user_ref = ?", (user_ref,))
         await self._db.execute("DELETE FROM settings WHERE scope = ?", (f"user:{user_ref}",))
         await self._db.commit()
+        # the deleted pages live on in the write-ahead log until a checkpoint copies them
+        # (zeroed, with secure_delete) into the database and empties the log
+        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
 
     # -- study and export ------------------------------------------------------------------

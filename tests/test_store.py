@@ -120,3 +120,23 @@ async def test_feedback_counts_once_per_person_and_old_duplicates_are_merged(
         assert await store.count_user_rows("u2") == 1
     finally:
         await store.close()
+
+
+async def test_the_database_is_private_and_forgetting_really_erases(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    db = tmp_path / "private.sqlite3"
+    store = await Store.open(db)
+    try:
+        secret = "Where can I find my brother detained in Urumqi camp 7?"
+        qid = await store.save_question(text=secret, language="en", script="", supported=True,
+                                        profile="bare", source="telegram", user_ref="u1")
+        await store.save_answers(qid, [_answer("qwen", text="Camp 7 answer for the brother")])
+        for f in (db, db.with_name(db.name + "-wal")):
+            assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+        assert await store.forget_user("u1") == 1
+        on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert b"Urumqi" not in on_disk and b"Camp 7 answer" not in on_disk
+    finally:
+        await store.close()

@@ -445,3 +445,71 @@ async def test_an_edited_message_is_not_a_new_question(harness: Harness) -> None
     await h.until(h.idle)
     assert sqlite3.connect(h.pipeline.settings.database).execute(
         "SELECT count(*) FROM questions").fetchone()[0] == asked
+
+
+async def test_the_reference_key_lives_outside_the_database(harness: Harness) -> None:
+    import hashlib
+    import hmac
+    import os
+    import stat
+
+    h = harness
+    await ask_private(h, "What is the capital of France?")
+    await h.until(h.idle)
+    db = h.pipeline.settings.database
+    key_file = db.with_name(db.name + ".key")
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    key = key_file.read_text().strip().encode()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM settings WHERE key = 'user_salt'").fetchone()[0] == 0
+    stored = con.execute("SELECT user_ref FROM questions").fetchone()[0]
+    assert stored == hmac.new(key, f"user:{USER}".encode(), hashlib.sha256).hexdigest()[:32]
+    import re
+
+    assert all(re.fullmatch(r"[0-9a-f]{32}", v) for row in con.execute(
+        "SELECT user_ref, chat_ref FROM questions") for v in row)
+
+
+async def test_a_key_kept_in_an_old_database_moves_out_and_references_stay(
+        tmp_path: Path) -> None:
+    from bot.store import Store
+
+    db = tmp_path / "tg.sqlite3"
+    store = await Store.open(db)
+    await store.set_setting("global", "user_salt", "ab" * 32)
+    await store.close()
+    h = await start_harness(tmp_path)
+    try:
+        svc = h.app.bot_data["parallax"]  # type: ignore[attr-defined]
+        import hashlib
+        import hmac
+
+        assert await svc.ref("user", USER) == hmac.new(
+            ("ab" * 32).encode(), f"user:{USER}".encode(), hashlib.sha256).hexdigest()[:32]
+        assert (tmp_path / "tg.sqlite3.key").read_text().strip() == "ab" * 32
+        assert await h.pipeline.store.get_setting("global", "user_salt") is None
+    finally:
+        await stop_harness(h)
+
+
+def test_tracebacks_in_logs_are_redacted_of_the_token() -> None:
+    import io
+
+    from bot.frontends.telegram.app import protect_logs
+
+    token = "123456789:AAFakeTokenForTracebacksOnly_abcdefghij"
+    protect_logs(token)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    logger = logging.getLogger("parallax.test.redact")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ConnectionError(f"POST https://api.telegram.org/bot{token}/sendMessage failed")
+        except ConnectionError:
+            logger.exception("sending failed")
+    finally:
+        logger.removeHandler(handler)
+    out = buf.getvalue()
+    assert "Traceback" in out and "sendMessage failed" in out
+    assert token not in out and "AAFakeToken" not in out

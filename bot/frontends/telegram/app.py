@@ -40,6 +40,13 @@ class RedactToken(logging.Filter):
         redacted = self.regex.sub("bot<token>", message)
         if redacted != message:
             record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            # a traceback quotes exception messages, which can hold the URL with the token:
+            # format it now, redacted; handlers print exc_text as it is
+            record.exc_text = self.regex.sub(
+                "bot<token>", logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self.regex.sub("bot<token>", record.stack_info)
         return True
 
 
@@ -73,7 +80,8 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
     service = h.ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
-                            queue_limit=settings.queue_limit)
+                            queue_limit=settings.queue_limit,
+                            id_key_file=settings.resolved_id_key_file)
 
     async def post_init(app: Application) -> None:
         service.start_worker(app)

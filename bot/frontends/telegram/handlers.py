@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -68,7 +70,9 @@ class ParallaxBot:
     pacers: dict[int, ChatPacer] = field(default_factory=dict)
     average_seconds: float = 30.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    id_key_file: Path | None = None
     _salt: bytes = b""
+    _key_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     worker: asyncio.Task[None] | None = None
     _pressed: dict[tuple[int, int, str], None] = field(default_factory=dict)
 
@@ -88,14 +92,29 @@ class ParallaxBot:
 
     # -- identity -------------------------------------------------------------------------------
     async def ref(self, kind: str, number: int) -> str:
-        """An anonymous, stable reference: HMAC of the id with a salt kept in the database."""
+        """An anonymous, stable reference: HMAC of the id with a key kept outside the database
+        (``id_key_file``), so a copied database does not reveal who asked what."""
         if not self._salt:
-            salt = await self.store.get_setting("global", "user_salt")
-            if salt is None:
-                salt = secrets.token_hex(32)
-                await self.store.set_setting("global", "user_salt", salt)
-            self._salt = salt.encode()
+            async with self._key_lock:  # updates are handled concurrently: one creates it
+                if not self._salt:
+                    self._salt = await self._load_key()
         return hmac.new(self._salt, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _load_key(self) -> bytes:
+        path = self.id_key_file
+        if path is None:
+            raise RuntimeError("no id_key_file configured")
+        if path.exists():
+            return path.read_text(encoding="ascii").strip().encode()
+        # a database from before the key file kept the key inside: move it out, so that the
+        # references already stored stay the same
+        key = await self.store.get_setting("global", "user_salt") or secrets.token_hex(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+        await self.store.set_setting("global", "user_salt", None)
+        return key.encode()
 
     async def ui_language(self, update: Update, text: str | None = None) -> str:
         user = update.effective_user
