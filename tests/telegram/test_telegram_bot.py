@@ -513,3 +513,21 @@ def test_tracebacks_in_logs_are_redacted_of_the_token() -> None:
     out = buf.getvalue()
     assert "Traceback" in out and "sendMessage failed" in out
     assert token not in out and "AAFakeToken" not in out
+
+
+async def test_an_emoji_heavy_answer_fits_telegram_s_utf16_limit(tmp_path: Path) -> None:
+    # Telegram counts UTF-16 units: 🇨🇳 and 😀 count 2 each; cut by code points, 3,500 of them
+    # made a 7,000-unit message that Telegram refused, and the job ended without its summary
+    chunks = [f"😀🇨🇳 {i:04d} " for i in range(1200)]  # ~8,400 code points, ~13,000 units
+    h = await start_harness(tmp_path, {"emoji": fake(chunks=chunks, delay=0.0)})
+    try:
+        await ask_private(h, "What is the capital of France?")
+        await h.until(lambda: h.summary(USER) is not None and h.idle())
+        msgs = [m for m in h.api.sent(USER) if "😀" in m.text]
+        assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in msgs)
+        assert not [c for c in h.api.calls if c.status == 400]
+        joined = " ".join(m.text for m in msgs)
+        for n in ("0000", "0600", "1199"):  # all of it delivered
+            assert f"😀🇨🇳 {n}" in joined
+    finally:
+        await stop_harness(h)

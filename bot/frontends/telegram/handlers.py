@@ -36,7 +36,7 @@ from bot.pipeline import (
     Token,
 )
 
-from .render import BODY_LIMIT, answer_message, esc, html_pieces, summary_message
+from .render import BODY_LIMIT, answer_message, esc, fit, html_pieces, summary_message
 from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage
 
 log = logging.getLogger(__name__)
@@ -243,9 +243,10 @@ class ParallaxBot:
         for a in judged.answers:
             live = lives[a.model.id]
             await live.finish(answer_message(job.ui, a.model, a.text, a))
-            if len(a.text.strip()) > BODY_LIMIT:  # the rest of a long answer, in more messages
+            rest = fit(a.text.strip(), BODY_LIMIT)[1]
+            if rest:  # the rest of a long answer, in more messages
                 anchor = live.message.message_id if live.message else None
-                for piece in html_pieces(a.text.strip()[BODY_LIMIT:], 4000):
+                for piece in html_pieces(rest, 4000):
                     await pacer.call(lambda p=piece, r=anchor: bot.send_message(
                         job.chat_id, p, parse_mode=ParseMode.HTML, reply_to_message_id=r),
                         must=True)

@@ -44,10 +44,8 @@ def stats_line(lang: str, a: Answer) -> str:
 def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None = None,
                    *, streaming: bool = False) -> str:
     """One model's message: header, the answer so far (escaped), then verdict and figures."""
-    body = text.strip()
-    cut = False
-    if len(body) > BODY_LIMIT:
-        body, cut = body[:BODY_LIMIT], True
+    body, rest = fit(text.strip(), BODY_LIMIT)
+    cut = bool(rest)
     parts = [header(model), ""]
     parts.append(esc(body) + (" …" if cut or streaming else "") if body else "…")
     if answer is not None:
@@ -92,25 +90,33 @@ def plain(html_text: str) -> str:
     return html.unescape(_TAG.sub("", html_text))
 
 
+def units(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(text: str, limit: int) -> tuple[str, str]:
+    """(the longest start of ``text`` within ``limit`` UTF-16 units, the rest)."""
+    if units(text) <= limit:
+        return text, ""
+    lo, hi = 0, min(len(text), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if units(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo], text[lo:]
+
+
 def split(text: str, limit: int = LIMIT) -> list[str]:
     """Cut plain text into pieces of at most ``limit`` characters, at line or word breaks when
     possible, never inside a character (Python strings are whole code points; Telegram counts
     UTF-16 units, so astral characters count double and are allowed for here)."""
-    def units(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2
-
     pieces: list[str] = []
     rest = text
     while units(rest) > limit:
-        # the longest prefix that fits
-        lo, hi = 0, len(rest)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if units(rest[:mid]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        cut = lo
+        cut = len(fit(rest, limit)[0])  # the longest prefix that fits
         for sep in ("\n\n", "\n", ". ", "。", " "):
             at = rest.rfind(sep, 0, cut)
             if at > cut // 2:
@@ -129,6 +135,6 @@ def html_pieces(text: str, limit: int = LIMIT) -> list[str]:
     room = limit
     while True:
         pieces = [esc(p) for p in split(text, room)]
-        if all(len(p.encode("utf-16-le")) // 2 <= limit for p in pieces):
+        if all(units(p) <= limit for p in pieces):
             return pieces
         room = int(room * 0.8)
