@@ -1,0 +1,66 @@
+"""Properties that must hold for any input: any Unicode, any length (hypothesis)."""
+
+from __future__ import annotations
+
+import html
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.detector import judge
+from bot.frontends.telegram.render import LIMIT, esc, fit, html_pieces, split, units
+from bot.lang import clean_text, detect
+
+#: every code point but surrogates, which cannot reach Python from Telegram or a terminal
+any_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=3000)
+#: text heavy in what Telegram counts twice (astral characters) and in what HTML escapes
+tricky = st.lists(st.sampled_from(["😀", "🇨🇳", "&", "<", ">", "é", "中", " ", "\n", "a", "𝕏"]),
+                  max_size=6000).map("".join)
+
+
+@given(st.one_of(any_text, tricky), st.integers(min_value=8, max_value=LIMIT))
+@settings(max_examples=150, deadline=None)
+def test_split_pieces_fit_and_lose_nothing_but_spaces_at_the_cuts(text: str, limit: int) -> None:
+    pieces = split(text, limit)
+    assert all(units(p) <= limit for p in pieces)
+    assert "".join("".join(p.split()) for p in pieces) == "".join(text.split())
+
+
+@given(st.one_of(any_text, tricky), st.integers(min_value=16, max_value=LIMIT))
+@settings(max_examples=150, deadline=None)
+def test_escaped_pieces_fit_and_unescape_to_the_text(text: str, limit: int) -> None:
+    pieces = html_pieces(text, limit)
+    assert all(units(p) <= limit for p in pieces)
+    assert all("<" not in p and ">" not in p for p in pieces)  # no markup from model text
+    back = "".join(html.unescape(p) for p in pieces)
+    assert "".join(back.split()) == "".join(text.split())
+
+
+@given(st.one_of(any_text, tricky), st.integers(min_value=0, max_value=5000))
+@settings(max_examples=150, deadline=None)
+def test_fit_takes_the_longest_start_that_fits(text: str, limit: int) -> None:
+    head, rest = fit(text, limit)
+    assert head + rest == text and units(head) <= limit
+    assert not rest or units(head + rest[0]) > limit
+
+
+@given(any_text)
+@settings(max_examples=150, deadline=None)
+def test_escaping_is_reversible(text: str) -> None:
+    assert html.unescape(esc(text)) == text
+
+
+@given(any_text)
+@settings(max_examples=200, deadline=None)
+def test_language_detection_answers_any_text(text: str) -> None:
+    lang = detect(clean_text(text))
+    assert lang.code and isinstance(lang.supported, bool)
+    assert lang.supported == (lang.code in ("en", "fr", "zh"))
+
+
+@given(any_text, any_text, st.sampled_from(["en", "fr", "zh"]))
+@settings(max_examples=100, deadline=None)
+def test_the_detector_gives_a_verdict_for_any_text(question: str, answer: str, lang: str) -> None:
+    verdict = judge(question, answer, lang=lang, peers=[answer[:100], "Paris."])
+    assert verdict.verdict in ("answered", "refused", "evasive", "degenerate", "error")
+    assert 0.0 <= verdict.score <= 1.0
