@@ -88,6 +88,8 @@ class Settings:
     #: so that a copy of the database does not tell who asked what (default: <database>.key,
     #: created with mode 0600 on first use)
     id_key_file: Path | None = None
+    #: questions, answers and feedback older than this many days are deleted (0: kept)
+    retention_days: int = 180
 
     @property
     def resolved_id_key_file(self) -> Path:
@@ -126,6 +128,7 @@ _ENV: dict[str, str] = {
     "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
     "PARALLAX_QUEUE_LIMIT": "queue_limit",
     "PARALLAX_ID_KEY_FILE": "id_key_file",
+    "PARALLAX_RETENTION_DAYS": "retention_days",
 }
 
 
@@ -146,7 +149,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             case "operators":
                 items = value.split(",") if isinstance(value, str) else list(value)
                 return tuple(int(s) for s in items if str(s).strip())
-            case "threads" | "max_tokens" | "queue_limit":
+            case "threads" | "max_tokens" | "queue_limit" | "retention_days":
                 return int(value)
             case "timeout_seconds":
                 return float(value)

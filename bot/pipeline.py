@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: longer questions are cut before they are stored or sent (each model then fits its context)
 MAX_QUESTION_CHARS = 20_000
+#: how much of a rejected message is stored (its language, its start)
+REJECTED_KEEP_CHARS = 200
 #: tokens kept free for the chat template's own tokens around the user's text
 TEMPLATE_MARGIN = 48
 
@@ -144,6 +146,10 @@ class Pipeline:
                    backend_factory: BackendFactory | None = None) -> Pipeline:
         catalog = catalog or load_catalog(settings.manifest)
         store = await Store.open(settings.database)
+        expired = await store.forget_older_than(settings.retention_days)
+        if expired:
+            log.info("retention: deleted %d questions older than %d days", expired,
+                     settings.retention_days)
         return cls(settings, catalog, store, Prompts(Path(settings.prompts_dir)), backend_factory)
 
     async def close(self) -> None:
@@ -225,7 +231,9 @@ class Pipeline:
             problem = ("unsupported_language", language.unsupported_message())
         # every question is stored before any model runs, rejected ones too
         qid = await self.store.save_question(
-            text=text, language=language.code, script=language.script,
+            # a rejected message is kept only as far as needed to study what was rejected
+            text=text[:REJECTED_KEEP_CHARS] if problem else text, language=language.code,
+            script=language.script,
             supported=language.supported, profile=profile_name, source=source,
             user_ref=user_ref, chat_ref=chat_ref,
             status="rejected" if problem else "pending",

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,18 @@ class Store:
         # (zeroed, with secure_delete) into the database and empties the log
         await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
+
+    async def forget_older_than(self, days: int) -> int:
+        """Delete the questions (with their answers and feedback) of more than ``days`` days
+        ago; 0 keeps everything. Returns how many questions were deleted."""
+        if days <= 0:
+            return 0
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
+        cur = await self._db.execute("DELETE FROM questions WHERE created_at < ?", (cutoff,))
+        await self._db.commit()
+        if cur.rowcount:
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return cur.rowcount
 
     # -- study and export ------------------------------------------------------------------
     async def export_rows(self) -> AsyncIterator[dict[str, Any]]:

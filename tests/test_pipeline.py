@@ -231,3 +231,17 @@ async def test_one_slow_model_does_not_block_the_event_loop(settings: Settings) 
         await collect(pipeline, "What is the capital of France?")
     task.cancel()
     assert ticks >= 10
+
+
+async def test_a_rejected_message_is_stored_only_as_far_as_needed(settings: Settings) -> None:
+    from bot.pipeline import REJECTED_KEEP_CHARS
+
+    pipeline = await fake_pipeline(settings, {"a": fake()})
+    long_german = "Wie spät ist es in Peking, und warum ist das so wichtig? " * 40
+    async with pipeline:
+        events = await collect(pipeline, long_german)
+        rejected = events[-1]
+        assert isinstance(rejected, Rejected) and rejected.reason == "unsupported_language"
+        stored = await pipeline.store.question(rejected.question_id)
+    assert stored is not None and stored["language"] == "de"
+    assert stored["text"] == long_german.strip()[:REJECTED_KEEP_CHARS]

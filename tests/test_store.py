@@ -140,3 +140,27 @@ async def test_the_database_is_private_and_forgetting_really_erases(tmp_path: Pa
         assert b"Urumqi" not in on_disk and b"Camp 7 answer" not in on_disk
     finally:
         await store.close()
+
+
+async def test_retention_deletes_old_questions_with_their_answers_and_feedback(
+        tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite3"
+    store = await Store.open(db)
+    try:
+        old = await store.save_question(text="Old question", language="en", script="",
+                                        supported=True, profile="bare", source="t",
+                                        user_ref="u1")
+        ids = await store.save_answers(old, [_answer("qwen")])
+        await store.save_feedback(ids[0], "verdict_wrong", "u2")
+        new = await store.save_question(text="New question", language="en", script="",
+                                        supported=True, profile="bare", source="t")
+        await store._db.execute("UPDATE questions SET created_at = '2020-01-01T00:00:00.000+00:00'"
+                                " WHERE id = ?", (old,))
+        await store._db.commit()
+        assert await store.forget_older_than(0) == 0  # 0 keeps everything
+        assert await store.forget_older_than(180) == 1
+        assert await store.question(old) is None and await store.question(new) is not None
+        assert await store.answer(ids[0]) is None and await store.count_user_rows("u2") == 0
+    finally:
+        await store.close()
+    assert b"Old question" not in db.read_bytes()

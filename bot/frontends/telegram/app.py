@@ -90,11 +90,14 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
         # /start and /help at once, and a question asked meanwhile waits for its models
         app.bot_data["warming"] = asyncio.create_task(warm(pipeline, settings),
                                                       name="warm-models")
+        app.bot_data["retention"] = asyncio.create_task(retention(pipeline, settings),
+                                                        name="retention")
 
     async def post_stop(app: Application) -> None:
-        warming = app.bot_data.get("warming")
-        if warming is not None and not warming.done():
-            warming.cancel()
+        for name in ("warming", "retention"):
+            task = app.bot_data.get(name)
+            if task is not None and not task.done():
+                task.cancel()
 
     async def post_shutdown(_app: Application) -> None:
         await service.stop_worker()
@@ -121,6 +124,20 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
 async def _on_error(update: object, context: object) -> None:
     error = getattr(context, "error", None)
     log.error("update failed: %s: %s", type(error).__name__, error)
+
+
+async def retention(pipeline: Pipeline, settings: Settings, every: float = 3600.0) -> None:
+    """A long-running bot deletes expired questions every hour (the pipeline did at start)."""
+    while settings.retention_days > 0:
+        await asyncio.sleep(every)
+        try:
+            n = await pipeline.store.forget_older_than(settings.retention_days)
+        except Exception as exc:  # a locked or full disk: said in the log, tried next hour
+            log.error("retention failed: %s: %s", type(exc).__name__, exc)
+        else:
+            if n:
+                log.info("retention: deleted %d questions older than %d days", n,
+                         settings.retention_days)
 
 
 async def warm(pipeline: Pipeline, settings: Settings) -> None:
