@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -531,3 +532,27 @@ async def test_an_emoji_heavy_answer_fits_telegram_s_utf16_limit(tmp_path: Path)
             assert f"😀🇨🇳 {n}" in joined
     finally:
         await stop_harness(h)
+
+
+async def test_a_flood_of_commands_in_a_group_stalls_nobody(harness: Harness) -> None:
+    # before: every /help reply waited for the group's 20 messages a minute inside its handler,
+    # 300 of them held every update slot, and a private question waited 40 s and more
+    h = harness
+    for user in range(1000, 1300):
+        h.api.send_text(GROUP, user, "/help", chat_type="group")
+    h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+    await h.until(lambda: h.summary(USER) is not None, timeout=25)
+    group_msgs = h.api.sent(GROUP)
+    assert 0 < len(group_msgs) <= 20  # the group's budget, not 300 replies
+    assert len([c for c in h.api.calls if c.status == 429]) <= 1
+
+
+async def test_one_user_flooding_commands_is_told_once_then_ignored(harness: Harness) -> None:
+    h = harness
+    for _ in range(12):
+        h.api.send_text(USER, USER, "/help", language_code="en")
+    await h.until(lambda: any("wait a minute" in m.text for m in h.api.sent(USER)))
+    await asyncio.sleep(1.0)
+    texts = [m.text for m in h.api.sent(USER)]
+    assert sum("wait a minute" in x for x in texts) == 1
+    assert len(texts) == 7  # six answers, one warning, then silence

@@ -37,10 +37,14 @@ from bot.pipeline import (
 )
 
 from .render import BODY_LIMIT, answer_message, esc, fit, html_pieces, summary_message
-from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage
+from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage, RateLimit
 
 log = logging.getLogger(__name__)
 
+#: command replies one user may get a minute
+COMMANDS_PER_MINUTE = 6
+#: a group's messages a minute that command replies leave to the answers being streamed
+ANSWER_RESERVE = 8
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "zh": "中文"}
 COMMANDS = ("start", "help", "ask", "models", "profile", "language", "forget", "stats",
             "export")
@@ -75,6 +79,7 @@ class ParallaxBot:
     _key_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     worker: asyncio.Task[None] | None = None
     _pressed: dict[tuple[int, int, str], None] = field(default_factory=dict)
+    command_limit: RateLimit = field(default_factory=lambda: RateLimit(COMMANDS_PER_MINUTE))
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -286,12 +291,25 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ParallaxBot:
 
 async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
                  **kwargs: Any) -> None:
-    """Answer a command within the chat's budget (a group's 20 messages a minute)."""
-    msg, chat = update.effective_message, update.effective_chat
+    """Answer a command now or not at all: a handler never waits for a chat's budget (300
+    /help in a group would otherwise hold every update slot while the group's 20 messages a
+    minute trickle out, and nobody else would get an answer). A user past COMMANDS_PER_MINUTE
+    is told once to slow down, then not answered; a reply that does not fit the chat's budget
+    now, keeping room for the answers being streamed, is dropped."""
+    msg, chat, user = update.effective_message, update.effective_chat, update.effective_user
     if msg is None or chat is None:
         return
-    pacer = _service(context).pacer(chat.id, chat.type)
-    await pacer.call(lambda: msg.reply_text(text, **kwargs), must=True)
+    svc = _service(context)
+    verdict = svc.command_limit.check(user.id if user else chat.id)
+    if verdict == "silent":
+        return
+    if verdict == "warn":
+        text, kwargs = t(await svc.ui_language(update), "tg_slow_down"), {}
+    pacer = svc.pacer(chat.id, chat.type)
+    if pacer.wait_time(reserve=ANSWER_RESERVE) > 0:
+        log.debug("a command reply was dropped: the chat's budget is spent")
+        return
+    await pacer.call(lambda: msg.reply_text(text, **kwargs), must=False)
 
 
 # -- message handlers -----------------------------------------------------------------------

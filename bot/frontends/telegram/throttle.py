@@ -101,6 +101,35 @@ class ChatPacer:
                 raise
 
 
+class RateLimit:
+    """At most ``limit`` events per ``window`` seconds for each key (a user): the first event
+    over the limit is told so ("warn"), the others get nothing ("silent") until the window
+    has room again."""
+
+    def __init__(self, limit: int, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.events: dict[object, deque[float]] = {}
+        self.warned: set[object] = set()
+
+    def check(self, key: object) -> str:
+        now = self.clock()
+        times = self.events.setdefault(key, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            times.append(now)
+            self.warned.discard(key)
+            if len(self.events) > 10_000:  # forget idle keys
+                for k in [k for k, v in self.events.items() if not v or now - v[-1] >= self.window]:
+                    del self.events[k]
+            return "ok"
+        if key in self.warned:
+            return "silent"
+        self.warned.add(key)
+        return "warn"
+
+
 class LiveMessage:
     """One message that grows as a model streams, edited within the limits."""
 
