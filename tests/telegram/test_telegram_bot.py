@@ -294,15 +294,11 @@ async def test_a_user_who_blocked_the_bot_does_not_stop_it(harness: Harness,
     assert not h.api.sent(99)
 
 
-async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
+def _webhook_settings(tmp_path: Path, **more: object):
+    """A test Bot API server, a free local port, and webhook-mode settings for both."""
     import socket
 
-    import httpx
-    from conftest import fake_pipeline
     from fake_bot_api import FakeBotAPI
-    from harness import ANSWER_ALPHA
-
-    from bot.frontends.telegram.app import build_application, webhook_options
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -311,8 +307,18 @@ async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
     settings = load_settings(None, env={}, database=tmp_path / "wh.sqlite3",
                              telegram_token=api.token, telegram_base_url=api.base_url,
                              telegram_webhook_url=f"http://127.0.0.1:{port}/tg-hook",
-                             telegram_listen=f"127.0.0.1:{port}",
-                             telegram_webhook_secret="s3cret-header")
+                             telegram_listen=f"127.0.0.1:{port}", **more)
+    return api, port, settings
+
+
+async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
+    import httpx
+    from conftest import fake_pipeline
+    from harness import ANSWER_ALPHA
+
+    from bot.frontends.telegram.app import build_application, webhook_options
+
+    api, port, settings = _webhook_settings(tmp_path, telegram_webhook_secret="s3cret-header")
     pipeline = await fake_pipeline(settings, {"alpha": fake(chunks=ANSWER_ALPHA[:5])})
     app = build_application(settings, pipeline)
     await app.initialize()
@@ -348,22 +354,12 @@ async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
 async def test_webhook_mode_without_a_configured_secret_registers_a_random_one(
         tmp_path: Path) -> None:
     # without a secret, a forged update with an operator's id would have received /export
-    import socket
-
     import httpx
     from conftest import fake_pipeline
-    from fake_bot_api import FakeBotAPI
 
     from bot.frontends.telegram.app import build_application, webhook_options
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    api = FakeBotAPI().start()
-    settings = load_settings(None, env={}, database=tmp_path / "wh.sqlite3",
-                             telegram_token=api.token, telegram_base_url=api.base_url,
-                             telegram_webhook_url=f"http://127.0.0.1:{port}/tg-hook",
-                             telegram_listen=f"127.0.0.1:{port}", operators=str(OPERATOR))
+    api, port, settings = _webhook_settings(tmp_path, operators=str(OPERATOR))
     pipeline = await fake_pipeline(settings, {"alpha": fake()})
     app = build_application(settings, pipeline)
     await app.initialize()
