@@ -196,11 +196,39 @@ async def test_commands_are_registered_in_three_languages(harness: Harness) -> N
 
 async def test_a_second_question_is_told_its_place_in_the_queue(harness: Harness) -> None:
     h = harness
+    other = 8
+    h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+    h.api.send_text(other, other, "Is Taiwan a country?", language_code="en")
+    await h.until(lambda: any("number 2 in the queue" in m.text for m in h.api.sent(other)))
+    await h.until(lambda: h.summary(USER) is not None and h.summary(other) is not None,
+                  timeout=90)
+
+
+async def test_one_person_holds_one_question_at_a_time(harness: Harness) -> None:
+    h = harness
     h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
     h.api.send_text(USER, USER, "Is Taiwan a country?", language_code="en")
-    await h.until(lambda: any("number 2 in the queue" in m.text for m in h.api.sent(USER)))
+    await h.until(lambda: any("already have a question waiting" in m.text
+                              for m in h.api.sent(USER)))
+    await h.until(lambda: h.summary(USER) is not None and h.idle(), timeout=90)
+    assert len([m for m in h.api.sent(USER) if "Verdicts" in m.text]) == 1
+    # answered, the person may ask again
+    h.api.send_text(USER, USER, "Is Taiwan a country?", language_code="en")
     await h.until(lambda: len([m for m in h.api.sent(USER) if "Verdicts" in m.text]) == 2,
                   timeout=90)
+
+
+async def test_chats_are_served_in_turn(harness: Harness) -> None:
+    h = harness
+    for user in (100, 101, 102):  # a busy group: three people, three questions
+        h.api.send_text(GROUP, user, "/ask What is the capital of France?", chat_type="group")
+    await h.until(lambda: any("queue" in m.text for m in h.api.sent(GROUP)))
+    h.api.send_text(USER, USER, "Is Taiwan a country?", language_code="en")
+    await h.until(lambda: h.summary(USER) is not None, timeout=90)
+    # the private question went before the group's later ones
+    group_summaries = [m for m in h.api.sent(GROUP) if "Verdicts" in m.text]
+    assert len(group_summaries) <= 2
+    await h.until(h.idle, timeout=90)
 
 
 async def test_the_token_never_reaches_logs_or_the_database(harness: Harness,
@@ -237,14 +265,17 @@ async def test_real_model_answers_through_telegram(tmp_path: Path) -> None:
 async def test_a_full_queue_answers_busy_instead_of_piling_up(tmp_path: Path) -> None:
     h = await start_harness(tmp_path, queue_limit=1)
     try:
-        for q in ("What is the capital of France?", "Is Taiwan a country?", "Who was Mao?"):
-            h.api.send_text(USER, USER, q, language_code="en")
-        await h.until(lambda: any(m.text.startswith("Busy: ") for m in h.api.sent(USER)))
-        busy = [m for m in h.api.sent(USER) if m.text.startswith("Busy: ")]
+        people = (USER, 8, 9)
+        for person, q in zip(people, ("What is the capital of France?", "Is Taiwan a country?",
+                                      "Who was Mao?"), strict=True):
+            h.api.send_text(person, person, q, language_code="en")
+        sent = lambda: [m for p in people for m in h.api.sent(p)]  # noqa: E731
+        await h.until(lambda: any(m.text.startswith("Busy: ") for m in sent()))
+        busy = [m for m in sent() if m.text.startswith("Busy: ")]
         assert "Try again in about" in busy[0].text
         # every question is either answered or told to come back; none is lost or piled up
-        await h.until(lambda: len([m for m in h.api.sent(USER) if "Verdicts" in m.text])
-                      + len([m for m in h.api.sent(USER) if m.text.startswith("Busy: ")]) == 3
+        await h.until(lambda: len([m for m in sent() if "Verdicts" in m.text])
+                      + len([m for m in sent() if m.text.startswith("Busy: ")]) == 3
                       and h.idle(), timeout=90)
     finally:
         await stop_harness(h)
@@ -552,3 +583,25 @@ async def test_one_user_flooding_commands_is_told_once_then_ignored(harness: Har
     texts = [m.text for m in h.api.sent(USER)]
     assert sum("wait a minute" in x for x in texts) == 1
     assert len(texts) == 7  # six answers, one warning, then silence
+
+
+async def test_a_chat_in_a_long_flood_wait_does_not_freeze_the_others(tmp_path: Path) -> None:
+    h = await start_harness(tmp_path)
+    svc = h.app.bot_data["parallax"]  # type: ignore[attr-defined]
+    svc.job_deadline = 15.0  # a normal answer here takes about 5 s
+    try:
+        h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+        await h.until(lambda: len(h.api.sent(USER)) > 0)
+        h.api.retry_after = 600  # the next edit in USER's chat: "retry after 10 minutes"
+        h.api.force_429 = 1
+        await h.until(lambda: any(c.status == 429 for c in h.api.calls))
+        other = 8
+        h.api.send_text(other, other, "Is Taiwan a country?", language_code="en")
+        await h.until(lambda: h.summary(other) is not None, timeout=60)
+        db = h.pipeline.settings.database
+        # the stuck chat's answers were stored all the same
+        assert sqlite3.connect(db).execute(
+            "SELECT count(*) FROM answers a JOIN questions q ON q.id = a.question_id"
+            " WHERE q.text = 'What is the capital of France?'").fetchone()[0] == 2
+    finally:
+        await stop_harness(h)

@@ -41,6 +41,8 @@ from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage, RateLi
 
 log = logging.getLogger(__name__)
 
+#: questions one chat (a group) may have waiting at once
+PER_CHAT_WAITING = 3
 #: command replies one user may get a minute
 COMMANDS_PER_MINUTE = 6
 #: a group's messages a minute that command replies leave to the answers being streamed
@@ -80,6 +82,9 @@ class ParallaxBot:
     worker: asyncio.Task[None] | None = None
     _pressed: dict[tuple[int, int, str], None] = field(default_factory=dict)
     command_limit: RateLimit = field(default_factory=lambda: RateLimit(COMMANDS_PER_MINUTE))
+    #: seconds one question may take, delivery included, before the next chat's turn
+    job_deadline: float = 600.0
+    _served: dict[int, float] = field(default_factory=dict)
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -161,11 +166,23 @@ class ParallaxBot:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            job = self.queue.pop(0)
+            # chats in turn: the waiting job of the chat served longest ago goes first
+            job = min(self.queue, key=lambda j: self._served.get(j.chat_id, 0.0))
+            self.queue.remove(job)
             self.running = job
             started = asyncio.get_running_loop().time()
+            self._served[job.chat_id] = started
+            if len(self._served) > 10_000:  # bounded: the chats served longest ago go
+                for chat_id in sorted(self._served, key=self._served.__getitem__)[:1000]:
+                    del self._served[chat_id]
             try:
-                await self.answer(app, job)
+                # one chat must not freeze the others: a job that cannot finish in time (a chat
+                # in a long flood-wait) ends; its answers are already stored
+                async with asyncio.timeout(self.job_deadline):
+                    await self.answer(app, job)
+            except TimeoutError:
+                log.warning("question in chat %s: not delivered within %g s; its answers are "
+                            "stored", await self.ref("chat", job.chat_id), self.job_deadline)
             except ChatGone as exc:  # chats are named by their reference, never their id
                 log.warning("chat %s is gone (%s): its answers are dropped",
                             await self.ref("chat", job.chat_id), type(exc).__name__)
@@ -178,7 +195,14 @@ class ParallaxBot:
 
     async def enqueue(self, app: Application, job: Job) -> None:
         waiting = len(self.queue) + (1 if self.running else 0)
-        if len(self.queue) >= self.queue_limit:
+        mine = [j for j in [*self.queue, self.running] if j is not None]
+        if any(j.user_id == job.user_id for j in mine):
+            # fairness: one running or waiting question a person
+            await app.bot.send_message(job.chat_id, t(job.ui, "tg_one_waiting"),
+                                       reply_to_message_id=job.reply_to)
+            return
+        if (len(self.queue) >= self.queue_limit
+                or sum(j.chat_id == job.chat_id for j in self.queue) >= PER_CHAT_WAITING):
             seconds = int(self.average_seconds * waiting) + 1
             await app.bot.send_message(job.chat_id, t(job.ui, "tg_busy", waiting=waiting,
                                                       seconds=seconds),
@@ -208,11 +232,24 @@ class ParallaxBot:
         else:
             profile = profile or await self.store.get_setting(
                 f"user:{await self.ref('user', job.user_id)}", "profile")
+        # the pipeline runs apart from delivery: a chat that cannot be written to (a long
+        # flood-wait) slows only its own messages, and the answers are stored regardless
+        events: asyncio.Queue[object] = asyncio.Queue()
+        user_ref, chat_ref = await self.ref("user", job.user_id), await self.ref("chat",
+                                                                                job.chat_id)
+
+        async def produce() -> None:
+            try:
+                async for e in self.pipeline.ask(job.text, models=models, profile=profile,
+                                                 source="telegram", user_ref=user_ref,
+                                                 chat_ref=chat_ref, ui_language=job.ui):
+                    events.put_nowait(e)
+            finally:
+                events.put_nowait(None)
+
+        producer = asyncio.create_task(produce(), name=f"ask-{chat_ref[:8]}")
         try:
-            async for event in self.pipeline.ask(
-                    job.text, models=models, profile=profile, source="telegram",
-                    user_ref=await self.ref("user", job.user_id),
-                    chat_ref=await self.ref("chat", job.chat_id), ui_language=job.ui):
+            while (event := await events.get()) is not None:
                 match event:
                     case Rejected():
                         await pacer.call(lambda e=event: bot.send_message(
@@ -239,8 +276,15 @@ class ParallaxBot:
                         await lives[a.model.id].push(answer_message(job.ui, a.model, a.text))
                     case Judged():
                         await self._finish(app, job, event, lives, pacer)
+            await producer  # its errors surface here
         finally:
             typing.cancel()
+            if not producer.done():  # delivery ended early: the models finish, answers stored
+                try:
+                    await asyncio.shield(producer)
+                except asyncio.CancelledError:
+                    producer.cancel()  # cancelled again: the bot is stopping
+                    raise
 
     async def _finish(self, app: Application, job: Job, judged: Judged,
                       lives: dict[str, LiveMessage], pacer: ChatPacer) -> None:
