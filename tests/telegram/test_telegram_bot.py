@@ -605,3 +605,24 @@ async def test_a_chat_in_a_long_flood_wait_does_not_freeze_the_others(tmp_path: 
             " WHERE q.text = 'What is the capital of France?'").fetchone()[0] == 2
     finally:
         await stop_harness(h)
+
+
+async def test_model_text_never_makes_a_link_preview(tmp_path: Path) -> None:
+    # a long answer full of links: its first message, its continuation messages and the plain
+    # fallbacks all go without a preview (a model could otherwise show any page to a group)
+    chunks = [f"See https://example.com/page{i} now. " for i in range(200)]  # ~6,000 chars
+    h = await start_harness(tmp_path, {"linky": fake(chunks=chunks, delay=0.0)})
+    try:
+        await ask_private(h, "What is the capital of France?")
+        await h.until(lambda: h.summary(USER) is not None and h.idle())
+        sends = [c for c in h.api.calls if c.method in ("sendMessage", "editMessageText")
+                 and "example.com" in str(c.params.get("text", ""))]
+        assert {c.method for c in sends} == {"sendMessage", "editMessageText"}  # both kinds
+        for c in sends:
+            options = c.params.get("link_preview_options")
+            if isinstance(options, str):
+                options = json.loads(options)
+            assert (options or {}).get("is_disabled") is True or c.params.get(
+                "disable_web_page_preview") in (True, "true", "True"), c.params
+    finally:
+        await stop_harness(h)

@@ -7,12 +7,13 @@ import logging
 import re
 import secrets
 
-from telegram import Update
+from telegram import LinkPreviewOptions, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -75,7 +76,9 @@ def protect_logs(token: str) -> None:
 def build_application(settings: Settings, pipeline: Pipeline) -> Application:
     token = settings.telegram_token.get()
     protect_logs(token)
-    builder = ApplicationBuilder().token(token).concurrent_updates(True)
+    # model text is never a link preview, whichever message carries it
+    builder = ApplicationBuilder().token(token).concurrent_updates(True).defaults(
+        Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
