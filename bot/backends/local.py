@@ -179,13 +179,17 @@ class LocalBackend:
         self.send_interval = send_interval  # None: the worker's own (worker.SEND_INTERVAL)
         self.worker_argv = tuple(worker_argv or WORKER_ARGV)
         self.info: dict[str, Any] = {}  # the worker's "ready" event: pid, use_extra_bufts, …
-        self.restarts = 0  # workers started after the first one
         self._worker: _Worker | None = None
-        self._started = 0
+        self._started = 0  # workers started so far
         self._start_lock = asyncio.Lock()
         self._turn = asyncio.Lock()  # one request at a time
         self._ids = itertools.count(1)
         self._draining: set[asyncio.Task[None]] = set()
+
+    @property
+    def restarts(self) -> int:
+        """Workers started after the first one."""
+        return max(self._started - 1, 0)
 
     @property
     def pid(self) -> int | None:
@@ -224,8 +228,6 @@ class LocalBackend:
         except OSError as exc:
             raise BackendError(
                 f"model {self.spec.id!r}: could not start its process: {exc}") from exc
-        if self._started:
-            self.restarts += 1
         self._started += 1
         w = _Worker(proc, self.spec.id)
         try:

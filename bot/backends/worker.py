@@ -117,9 +117,8 @@ class Worker:
         """The chat template's result and the prompt's tokens, where only the template's own
         text may hold control tokens: a question that contains "<|im_start|>system" is text,
         so nobody can forge a system turn."""
-        contents = [str(m["content"]).encode("utf-8") for m in messages]
-        if all(self.llama.tokenize(c, add_bos=False, special=True)
-               == self.llama.tokenize(c, add_bos=False, special=False) for c in contents):
+        contents = [str(m["content"]) for m in messages]
+        if all(self.tokenize(c, special=True) == self.tokenize(c) for c in contents):
             # no control token hides in the text (nearly always): the whole prompt, exactly
             # as create_chat_completion tokenizes it
             result = self.formatter(messages=messages)
@@ -139,12 +138,13 @@ class Worker:
             else:  # the template's own text
                 text, special = piece, True
             if text:
-                tokens += self.llama.tokenize(text.encode("utf-8"), add_bos=False,
-                                              special=special)
+                tokens += self.tokenize(text, special=special)
         return result, tokens
 
-    def tokenize(self, text: str) -> list[int]:
-        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False))
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """``text``'s tokens, without BOS; control-token text is a control token only with
+        ``special``."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def set_threads(self, n: int) -> None:
         if n > 0 and n != self.threads:
