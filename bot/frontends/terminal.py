@@ -248,7 +248,7 @@ async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] |
     raise RuntimeError("the pipeline ended without a result")
 
 
-VERDICTS = ("answered", "refused", "evasive", "degenerate", "error")
+VERDICTS = tuple(VERDICT_STYLE)  # the verdicts, in the order columns show them
 
 
 def stats_view(stats: dict) -> RenderableType:
