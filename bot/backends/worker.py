@@ -232,6 +232,9 @@ class Worker:
 
 #: stands for message i while the chat template is rendered; private-use characters, which
 #: Parallax strips from every question (bot.lang.clean_text), so no text can contain them
+#: llama.cpp's logical and physical batch (llama-cpp-python's default: 512)
+N_BATCH = 256
+
 _MARK = "\ue000{}\ue001"
 _MARKS = re.compile("\ue000(\\d+)\ue001")
 
@@ -257,6 +260,11 @@ def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
     return llama_cpp.Llama(
         model_path=cfg["path"], n_ctx=int(cfg["n_ctx"]), n_threads=threads,
         n_threads_batch=threads, seed=int(cfg["seed"]), use_mmap=True,
+        # a 256-token batch reads a long question as fast as 512 here and its compute buffer
+        # holds 20-30 MiB less at the peak (docs/performance.md, "Memory")
+        n_batch=N_BATCH,
+        # sliding-window layers (Gemma 3) keep only their window, not the whole context
+        swa_full=False,
         # a quantized V cache needs flash attention (llama.cpp refuses it otherwise)
         type_k=kv_type, type_v=kv_type, flash_attn=kv_type != llama_cpp.GGML_TYPE_F16,
         # verbose=False swaps fds 1 and 2 for /dev/null while loading (llama-cpp-python #1874)
