@@ -32,6 +32,7 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LETTER = re.compile(r"\w", re.UNICODE)
 _WORD = re.compile(r"[a-zà-ÿœæ']+", re.IGNORECASE)
+_FRENCH_SPACE = re.compile(r"\w[ \u00a0\u202f][?!:;»]")
 
 # Characters whose form differs between Traditional and Simplified Chinese.
 _TRADITIONAL = set("這們國為麼個說對時會來學與發還讓種灣門廣場義歷實體關點經現開"
@@ -41,11 +42,21 @@ _SIMPLIFIED = set("这们国为么个说对时会来学与发还让种湾门广�
 
 _EN = {"the", "what", "is", "are", "was", "were", "who", "why", "how", "did", "does", "do", "of",
        "in", "and", "to", "a", "an", "happened", "which", "when", "where", "can", "you", "tell",
-       "me", "about", "it", "this", "that", "there", "should", "would", "has", "have", "on"}
+       "me", "about", "it", "this", "that", "there", "should", "would", "has", "have", "on",
+       "explain", "describe", "write", "analyze", "analyse", "compare", "summarize",
+       "summarise", "list", "draft", "discuss", "evaluate", "examine", "outline", "create",
+       "compose", "argue", "assess", "for", "with", "from", "by", "its",
+       "their", "nato", "china", "chinese", "government", "war", "law", "killed"}
 _FR = {"le", "la", "les", "des", "du", "de", "un", "une", "est", "sont", "que", "qui", "quoi",
        "quel", "quelle", "quels", "pourquoi", "comment", "où", "s'est", "passé", "et", "en",
        "au", "aux", "il", "elle", "ce", "cette", "pas", "dans", "sur", "pour", "avec", "été",
-       "a-t-il", "a-t-elle", "peux-tu", "dis-moi", "qu'est-ce", "c'est", "l'", "d'", "sont-ils"}
+       "a-t-il", "a-t-elle", "peux-tu", "dis-moi", "qu'est-ce", "c'est", "l'", "d'", "sont-ils",
+       "à", "explique", "décris", "écris", "résume", "parle-moi", "rédige", "analyse-moi",
+       "otan", "chinois", "chinoise", "gouvernement", "guerre", "loi",
+       "mai", "juin", "juillet", "était", "étaient", "ils", "ou", "mais", "donc",
+       "liberté", "droits", "homme", "destitution", "émeute", "réforme", "procès",
+       "arrestation", "empoisonnement", "élargissement", "capitale", "est-elle", "est-il",
+       "sont-elles", "ont-ils", "se", "ne", "par", "sous"}
 
 # Shown when a question is in a language Parallax does not support: in that language where we
 # can, always followed by English.
@@ -117,29 +128,43 @@ def detect(text: str) -> Language:
                         confidence=guess[1])
     if len(_ARABIC.findall(text)) / n > 0.3:
         return Language("ar", False)
+    return _latin(text)
+
+
+def _latin(text: str) -> Language:
+    """English or French, unless another language is certain.
+
+    Only English and French are answered, so the choice is between them: function words,
+    French typography and accents, and langdetect's own odds of the two. Another language is
+    named only on strong evidence (langdetect sure of it, several words, hardly an English or
+    French word among them): an English request misread as Romanian or Tagalog would be
+    refused, which is worse than answering a rare Italian question in English."""
     words = [w.lower() for w in _WORD.findall(text)]
-    en = sum(w in _EN for w in words)
-    fr = sum(w in _FR or w.startswith(("l'", "d'", "qu'", "s'", "c'", "n'")) for w in words)
-    fr += sum(1 for ch in text.lower() if ch in "éèêàçùœâîôû") // 2
-    code, conf = _langdetect(text, default="unknown")
-    if code in ("en", "fr"):
-        return Language(code, True, confidence=conf)
+    en = sum(w in _EN or w.endswith("'s") for w in words)
+    fr = sum(w in _FR or w.startswith(("l'", "d'", "qu'", "s'", "c'", "n'", "j'", "m'"))
+             for w in words)
+    fr += sum(1 for ch in text.lower() if ch in "éèêàçùœâîôû") / 2
+    fr += 2 * len(_FRENCH_SPACE.findall(text))  # "1989 ?": a space before ?, !, : or ;
+    probs = _langdetect_all(text)
+    code, conf = max(probs.items(), key=lambda kv: kv[1]) if probs else ("unknown", 0.0)
     if "¿" in text or "¡" in text or "ñ" in text.lower():
         return Language("es", False, confidence=max(conf, 0.9))
-    # langdetect is unreliable on short Latin text: function words decide when they are clear
-    # and langdetect is not sure of another language.
-    if conf < 0.95 or len(words) <= 6:
-        if max(en, fr) >= 2 and max(en, fr) >= 2 * min(en, fr):
-            return Language("en" if en > fr else "fr", True, confidence=0.6)
-    if len(words) <= 3:
-        # one to three Latin words ("Taiwan?", "Xinjiang camps"): too short for statistics;
-        # French if it looks French, else English, the likeliest language of a bare name.
-        return Language("fr" if fr > en else "en", True, confidence=0.3)
-    if code == "unknown" or conf < 0.5:
-        if en or fr:
-            return Language("en" if en >= fr else "fr", True, confidence=0.4)
-        return Language("unknown", False, confidence=conf)
-    return Language(code, False, confidence=conf)
+    if (code not in ("en", "fr", "unknown") and conf >= 0.95 and len(words) >= 4
+            and en + fr <= max(2.0, 0.3 * len(words))):
+        return Language(code, False, confidence=conf)
+    if max(en, fr) >= 1 and max(en, fr) >= 2 * min(en, fr):
+        return Language("en" if en > fr else "fr", True,
+                        confidence=max(0.6, probs.get("en" if en > fr else "fr", 0.0)))
+    p_en, p_fr = probs.get("en", 0.0), probs.get("fr", 0.0)
+    # one to three words with no sign of either language ("Dalai Lama", "Hong Kong 2019"):
+    # too short for statistics
+    if p_fr > p_en and (p_fr >= 0.5 or fr > en) and (len(words) > 3 or fr > 0 or p_fr >= 0.99):
+        return Language("fr", True, confidence=p_fr)
+    if not words and not en and not fr:
+        return Language("unknown", False, confidence=0.0)
+    # a bare name or subject ("Taiwan?", "Dalai Lama"): English, the likeliest language of a
+    # name, unless it looks French
+    return Language("fr" if fr > en else "en", True, confidence=max(p_en, 0.3))
 
 
 def _detector_factory() -> DetectorFactory:
@@ -155,6 +180,17 @@ def _detector_factory() -> DetectorFactory:
             factory.add_profile(LangProfile(**data), index, len(PROFILES))
         _factory = factory
     return _factory
+
+
+def _langdetect_all(text: str) -> dict[str, float]:
+    """langdetect's probability of each loaded language (seeded: deterministic)."""
+    try:
+        detector = _detector_factory().create()
+        detector.append(text)
+        langs = detector.get_probabilities()
+    except LangDetectException:
+        return {}
+    return {lang.lang.split("-")[0]: float(lang.prob) for lang in langs}
 
 
 def _langdetect(text: str, default: str) -> tuple[str, float]:
