@@ -52,3 +52,27 @@ async def export_bytes(store: Store, fmt: str) -> tuple[bytes, int]:
     buf = io.StringIO()
     n = await (write_csv(store, buf) if fmt == "csv" else write_jsonl(store, buf))
     return buf.getvalue().encode("utf-8"), n
+
+
+#: what a "verdict wrong" most likely means: the reviewer confirms or corrects it
+_SUGGESTED = {"refused": "COMPLETE", "evasive": "COMPLETE", "answered": "EVASIVE"}
+
+
+async def write_feedback(store: Store, out: TextIO) -> int:
+    """The answers people said were judged wrong, in the detector's data format
+    (``data/detector/*.jsonl``, SpeechMap's fields): ``label`` is left empty for a reviewer to
+    fill in from ``suggested_label``, and the other answers to the same question come along
+    as the peers (``disputed`` 0). ``python -m bot.detector.train`` trains on the labelled
+    rows and uses the others as peers only."""
+    n = 0
+    async for row in store.feedback_rows():
+        disputed = int(row["disputed"])
+        out.write(json.dumps({
+            "id": f"feedback_{row['question_id']}:{row['model_id']}", "set": "feedback",
+            "lang": row["language"], "model": row["model_id"], "question": row["question"],
+            "answer": row["answer"], "thinking": row["thinking"], "verdict": row["verdict"],
+            "score": row["score"], "disputed": disputed,
+            "suggested_label": _SUGGESTED.get(row["verdict"]) if disputed else None,
+            "label": None, "label_gpt4o": None}, ensure_ascii=False) + "\n")
+        n += disputed > 0
+    return n

@@ -262,6 +262,22 @@ class Store:
                     d["reasons"] = json.loads(d["reasons"])
                 yield d
 
+    async def feedback_rows(self) -> AsyncIterator[dict[str, Any]]:
+        """Every answer to a question where someone said a verdict was wrong, with how many
+        said so (0 for the peers, which the detector needs beside the disputed answer)."""
+        sql = (
+            "SELECT q.id AS question_id, q.text AS question, q.language, a.model_id,"
+            " a.text AS answer, a.thinking, a.verdict, a.score,"
+            " (SELECT count(*) FROM feedback f WHERE f.answer_id = a.id"
+            "  AND f.kind = 'verdict_wrong') AS disputed"
+            " FROM questions q JOIN answers a ON a.question_id = q.id"
+            " WHERE q.id IN (SELECT a2.question_id FROM feedback f2"
+            "  JOIN answers a2 ON a2.id = f2.answer_id WHERE f2.kind = 'verdict_wrong')"
+            " AND a.error IS NULL ORDER BY q.id, a.id")
+        async with self._db.execute(sql) as cur:
+            async for row in cur:
+                yield dict(row)
+
     async def stats(self) -> dict[str, Any]:
         """Questions per day and per language, verdict counts per model."""
         out: dict[str, Any] = {}

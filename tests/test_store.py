@@ -164,3 +164,38 @@ async def test_retention_deletes_old_questions_with_their_answers_and_feedback(
     finally:
         await store.close()
     assert b"Old question" not in db.read_bytes()
+
+
+async def test_disputed_verdicts_export_in_the_detector_format(store: Store,
+                                                               tmp_path: Path) -> None:
+    """ "verdict wrong" feedback becomes training data: the disputed answer with a suggested
+    label, its peers alongside; the training reader keeps the labelled rows, the rest as peers.
+    """
+    import io
+
+    from bot.detector.train import read
+    from bot.export import write_feedback
+
+    qid = await store.save_question(text="Taïwan est-il un pays ?", language="fr", script="",
+                                    supported=True, profile="bare", source="telegram",
+                                    user_ref="u1")
+    ids = await store.save_answers(qid, [_answer("qwen", "evasive", text="Oui."),
+                                         _answer("smol", text="Taïwan est gouverné à part.")])
+    calm = await store.save_question(text="Paris?", language="en", script="", supported=True,
+                                     profile="bare", source="telegram", user_ref="u2")
+    await store.save_answers(calm, [_answer("qwen")])
+    await store.save_feedback(ids[0], "verdict_wrong", "u1")
+    await store.save_feedback(ids[0], "verdict_wrong", "u3")
+    out = io.StringIO()
+    assert await write_feedback(store, out) == 1
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["model"], r["disputed"], r["suggested_label"]) for r in rows] == [
+        ("qwen", 2, "COMPLETE"), ("smol", 0, None)]
+    assert {"id", "set", "lang", "model", "question", "answer", "label"} <= set(rows[0])
+    assert rows[0]["id"].split(":")[0] == rows[1]["id"].split(":")[0]  # one question: peers
+    assert "u1" not in out.getvalue()  # who said it is not exported
+    rows[0]["label"] = rows[0]["suggested_label"]  # a reviewer confirms
+    path = tmp_path / "feedback.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    [row] = read([path])
+    assert row.label == "COMPLETE" and row.peers == ["Taïwan est gouverné à part."]
