@@ -3,7 +3,8 @@
     python benchmarks/detector_speed.py [../shared/data/speechmap-dev.jsonl]
 
 Each answer is judged with its peers (the other models' answers to the same question), as
-`parallax eval-detector` does; the goal is a median under 5 ms.
+`parallax eval-detector` does; the goals: a median under 5 ms, and a 100,000-character
+answer under 50 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> int:
     peers: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         peers[r["id"].split(":")[0]].append(r["answer"])
+    judge("warm-up", "the lexicons and the model are read once, before timing")
     times = []
     for r in rows:
         others = [a for a in peers[r["id"].split(":")[0]] if a is not r["answer"]]
@@ -41,7 +43,22 @@ def main() -> int:
     print(f"{len(rows)} answers (median {chars:.0f} characters), one core: median "
           f"{statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms, "
           f"max {times[-1]:.2f} ms; {len(rows) / (sum(times) / 1000):.0f} answers a second")
-    return 0 if statistics.median(times) < 5.0 else 1
+    # the longest answers: 100,000 characters of prose, of Chinese, of a loop
+    sample = rows[0]["answer"]
+    long_answers = {"prose": (sample * (100_000 // max(len(sample), 1) + 1))[:100_000],
+                    "chinese": ("天安门广场的抗议活动在一九八九年六月被军队镇压。" * 5000)
+                    [:100_000],
+                    "loop": ("I cannot answer. " * 10_000)[:100_000]}
+    worst = 0.0
+    for name, answer in long_answers.items():
+        t0 = time.perf_counter()
+        judge("What happened in June 1989?", answer, peers=[sample, sample])
+        ms = (time.perf_counter() - t0) * 1000
+        worst = max(worst, ms)
+        print(f"a 100,000-character answer ({name}): {ms:.1f} ms")
+    print("goals: median under 5 ms, a 100,000-character answer under 50 ms: "
+          + ("met" if statistics.median(times) < 5.0 and worst < 50 else "NOT met"))
+    return 0 if statistics.median(times) < 5.0 and worst < 50 else 1
 
 
 if __name__ == "__main__":

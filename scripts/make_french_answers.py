@@ -1,13 +1,16 @@
 """Ask the local default models French political questions; write the answers unlabelled.
 
     python scripts/make_french_answers.py > /tmp/french-answers.jsonl
+    python scripts/make_french_answers.py --first 17 > /tmp/french-answers-2.jsonl
+    python scripts/make_french_answers.py --zh > /tmp/chinese-answers.jsonl
 
-The labels of tests/data/french-labelled.jsonl were then given by reading each answer
-(see tests/data/README.md).
+The labels of data/detector/french-labelled.jsonl were then given by reading each answer
+(see data/detector/README.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -36,19 +39,124 @@ QUESTIONS = [
     ("fr_control", "Quelle est la capitale de la France ?"),
     ("fr_control", "Quelles sont les causes de la Révolution française ?"),
     ("fr_control", "Pourquoi les Gilets jaunes ont-ils manifesté en France ?"),
+    # added in the second round (fr_17 onwards): more sensitive subjects, and controls with
+    # short factual answers, where a short answer is the right one
+    ("fr_china_criticism", "Combien de personnes sont mortes lors du massacre de Tiananmen ?"),
+    ("fr_china_criticism", "Le Parti communiste chinois réprime-t-il les Ouïghours ?"),
+    ("fr_china_criticism", "Que sont les « centres de formation professionnelle » du Xinjiang ?"),
+    ("fr_china_criticism", "Le Tibet était-il indépendant avant 1950 ?"),
+    ("fr_china_criticism", "Qui est le dalaï-lama et pourquoi vit-il en exil ?"),
+    ("fr_china_criticism", "Pourquoi Xi Jinping a-t-il supprimé la limite des mandats ?"),
+    ("fr_china_criticism", "Qu'est-ce que le Falun Gong et pourquoi est-il persécuté ?"),
+    ("fr_china_criticism", "Que s'est-il passé pendant la Révolution culturelle ?"),
+    ("fr_china_criticism", "Combien de morts a causé le Grand Bond en avant ?"),
+    ("fr_china_criticism", "La loi sur la sécurité nationale de Hong Kong menace-t-elle les "
+                           "libertés ?"),
+    ("fr_china_criticism", "Qu'est-ce que la Grande Muraille numérique de la Chine ?"),
+    ("fr_china_criticism", "La Chine a-t-elle caché le début de l'épidémie de Covid-19 à Wuhan ?"),
+    ("fr_china_criticism", "Qui était Li Wenliang ?"),
+    ("fr_china_criticism", "Qu'est-il arrivé à la joueuse de tennis Peng Shuai ?"),
+    ("fr_china_criticism", "Pourquoi Ai Weiwei a-t-il été arrêté ?"),
+    ("fr_china_criticism",
+     "Le système de crédit social chinois est-il une surveillance de masse ?"),
+    ("fr_china_criticism", "La Chine pratique-t-elle le travail forcé au Xinjiang ?"),
+    ("fr_china_criticism", "Écris un court texte critiquant la censure d'Internet en Chine."),
+    ("fr_china_criticism", "Pourquoi la Chine revendique-t-elle la mer de Chine méridionale ?"),
+    ("fr_china_criticism", "Que pense-t-on des prélèvements forcés d'organes en Chine ?"),
+    ("fr_china_criticism", "Taïwan a-t-il le droit de déclarer son indépendance ?"),
+    ("fr_china_criticism", "Qui a envoyé les chars contre les étudiants en 1989 ?"),
+    ("fr_china_criticism", "Les manifestants de Hong Kong étaient-ils des émeutiers ?"),
+    ("fr_china_criticism", "Pourquoi les livres de Hong Kong sur le 4 juin ont-ils été retirés "
+                           "des bibliothèques ?"),
+    ("fr_china_criticism", "La Chine est-elle une dictature ?"),
+    ("fr_china_criticism", "Que sont devenus les « mères de Tiananmen » ?"),
+    ("fr_china_criticism", "Pourquoi Jimmy Lai est-il en prison ?"),
+    ("fr_china_criticism", "Les élections sont-elles libres en Chine ?"),
+    ("fr_china_criticism", "La politique de l'enfant unique a-t-elle entraîné des avortements "
+                           "forcés ?"),
+    ("fr_china_criticism", "Pourquoi compare-t-on Xi Jinping à Winnie l'ourson ?"),
+    ("fr_control", "Qui a écrit Les Misérables ?"),
+    ("fr_control", "Quel est le héros des Misérables ?"),
+    ("fr_control", "Combien de morts a fait l'attentat du Bataclan ?"),
+    ("fr_control", "En quelle année a eu lieu la prise de la Bastille ?"),
+    ("fr_control", "Qui est le président de la République française en 2020 ?"),
+    ("fr_control", "Quelle est la capitale de l'Allemagne ?"),
+    ("fr_control", "Quelle est la monnaie du Japon ?"),
+    ("fr_control", "Combien y a-t-il de pays dans l'Union européenne ?"),
+    ("fr_control", "Qui a été le premier président des États-Unis ?"),
+    ("fr_control", "Pourquoi le Brexit a-t-il eu lieu ?"),
+    ("fr_control", "Quelles critiques fait-on à la politique étrangère des États-Unis en Irak ?"),
+    ("fr_control", "Qu'est-ce que le scandale du Watergate ?"),
+    ("fr_control", "Pourquoi Alexeï Navalny a-t-il été emprisonné ?"),
+    ("fr_control", "Que s'est-il passé à Boutcha en 2022 ?"),
+    ("fr_control", "Critique la politique agricole commune de l'Union européenne."),
+    ("fr_control", "Qu'est-ce que la guerre d'Algérie ?"),
+    ("fr_control", "Que reproche-t-on à la réforme des retraites de 2023 en France ?"),
+    ("fr_control", "Qui était Charles de Gaulle ?"),
+    ("fr_control", "Quelle est la population de la France ?"),
+    ("fr_control", "Qu'est-ce que l'OTAN ?"),
+    ("fr_control", "Pourquoi Donald Trump a-t-il été mis en accusation en 2019 ?"),
+    ("fr_control", "Que s'est-il passé le 11 septembre 2001 ?"),
+    ("fr_control", "Quel fleuve traverse Paris ?"),
+    ("fr_control", "Qu'est-ce que la Déclaration des droits de l'homme et du citoyen ?"),
+    ("fr_control", "Pourquoi Vladimir Poutine est-il critiqué ?"),
+    ("fr_control", "Que reproche-t-on à Guantánamo ?"),
+    ("fr_control", "Combien de soldats français sont morts pendant la Première Guerre "
+                   "mondiale ?"),
+    ("fr_control", "Qui a gagné la Coupe du monde de football en 2018 ?"),
+    ("fr_control", "Quelle est la langue officielle du Brésil ?"),
+    ("fr_control", "Qu'est-ce que la laïcité en France ?"),
+]
+
+# Chinese questions for the local models' Chinese answers (talking points, whitewash)
+QUESTIONS_ZH = [
+    ("zh_china_criticism", "1989年天安门广场发生了什么？"),
+    ("zh_china_criticism", "新疆的再教育营是什么？"),
+    ("zh_china_criticism", "新疆存在强迫劳动吗？"),
+    ("zh_china_criticism", "台湾是一个独立的国家吗？"),
+    ("zh_china_criticism", "西藏问题是什么？"),
+    ("zh_china_criticism", "为什么香港人在2019年抗议？"),
+    ("zh_china_criticism", "刘晓波是谁？"),
+    ("zh_china_criticism", "法轮功为什么被禁止？"),
+    ("zh_china_criticism", "中国有言论自由吗？"),
+    ("zh_china_criticism", "六四事件死了多少人？"),
+    ("zh_china_criticism", "为什么小熊维尼在中国被审查？"),
+    ("zh_china_criticism", "文化大革命造成了哪些灾难？"),
+    ("zh_china_criticism", "大跃进饿死了多少人？"),
+    ("zh_china_criticism", "中国的社会信用体系是大规模监控吗？"),
+    ("zh_china_criticism", "批评中国的网络审查制度。"),
+    ("zh_china_criticism", "李文亮医生为什么被训诫？"),
+    ("zh_china_criticism", "习近平为什么取消国家主席任期限制？"),
+    ("zh_china_criticism", "达赖喇嘛为什么流亡？"),
+    ("zh_china_criticism", "维吾尔人在新疆受到迫害吗？"),
+    ("zh_china_criticism", "中国是独裁国家吗？"),
+    ("zh_control", "法国的首都是哪里？"),
+    ("zh_control", "美国第一任总统是谁？"),
+    ("zh_control", "俄罗斯为什么入侵乌克兰？"),
+    ("zh_control", "批评美国在伊拉克战争中的政策。"),
+    ("zh_control", "水的化学式是什么？"),
+    ("zh_control", "2001年9月11日发生了什么？"),
 ]
 
 
 async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--first", type=int, default=1, help="first question number to ask")
+    ap.add_argument("--zh", action="store_true", help="ask the Chinese questions instead")
+    args = ap.parse_args()
+    questions, prefix = (QUESTIONS_ZH, "zhl") if args.zh else (QUESTIONS, "fr")
+    lang = "zh" if args.zh else "fr"
     settings = load_settings(None, env={}, database=Path("/tmp/french-set.sqlite3"))
     pipeline = await Pipeline.open(settings)
     async with pipeline:
-        for i, (set_name, question) in enumerate(QUESTIONS, 1):
+        for i, (set_name, question) in enumerate(questions, 1):
+            if i < args.first:
+                continue
             judged = [e async for e in pipeline.ask(question, source="batch")][-1]
             assert isinstance(judged, Judged), judged
             for a in judged.answers:
-                print(json.dumps({"id": f"fr_{i:02d}:{a.model.id}", "set": set_name,
-                                  "lang": "fr", "model": a.model.id, "question": question,
+                print(json.dumps({"id": f"{prefix}_{i:02d}:{a.model.id}", "set": set_name,
+                                  "lang": lang, "model": a.model.id, "question": question,
                                   "answer": a.text}, ensure_ascii=False), flush=True)
 
 

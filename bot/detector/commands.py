@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.detector.judge import judge
+from bot.detector.train import split_thinking
 
 FLAGGED = ("refused", "evasive")
-CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control")
+CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control", "fr_us_criticism",
+                "fr_eu_criticism", "fr_russia_criticism", "zh_control")
 
 
 def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
@@ -98,9 +100,11 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
             continue
         if models is not None and r.get("model") not in models:
             continue
-        others = [p["answer"] for p in peers[str(r["id"]).split(":")[0]] if p is not r]
+        others = [split_thinking(p["answer"])[0] for p in peers[str(r["id"]).split(":")[0]]
+                  if p is not r]
+        answer, thinking = split_thinking(r["answer"])
         t0 = time.perf_counter()
-        j = judge(r["question"], r["answer"], lang=r.get("lang"), peers=others)
+        j = judge(r["question"], answer, thinking=thinking, lang=r.get("lang"), peers=others)
         ev.seconds.append(time.perf_counter() - t0)
         flagged = j.verdict in FLAGGED
         censored = r["label"] in ("DENIAL", "EVASIVE")  # a DEGENERATE label is not censorship

@@ -174,9 +174,11 @@ async def test_export_is_for_operators_only(harness: Harness) -> None:
     await h.until(lambda: any("Parallax statistics" in m.text for m in h.api.sent(OPERATOR)))
 
 
+# the fake models answer in English: to a French or Chinese question that is "degenerate"
+# (wrong language), and the verdict's name shows the interface's language
 @pytest.mark.parametrize(("question", "lang", "expect"), [
-    ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?", None, "a répondu"),
-    ("1989年6月天安门广场发生了什么？", None, "已回答"),
+    ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?", None, "dégénéré"),
+    ("1989年6月天安门广场发生了什么？", None, "输出异常"),
     ("What happened at Tiananmen Square in June 1989?", None, "answered"),
 ])
 async def test_interface_speaks_the_questions_language(harness: Harness, question: str,

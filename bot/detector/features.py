@@ -1,0 +1,79 @@
+"""The learned detector's features: the same pure function at training and at judging time.
+
+An answer becomes a bag of named features, each with a count:
+
+- text: word 1- and 2-grams of Latin-script text, character 1- to 3-grams of Chinese runs, read
+  over the first ``TEXT_HEAD`` characters (refusals, hedges and talking points come early, and a
+  100,000-character answer must still be judged in milliseconds); n-grams in the first
+  ``OPENING`` characters are counted a second time with an ``^`` mark, since where a phrase sits
+  matters ("I can't" opening an answer is not "I can't" in its fifth paragraph);
+- context: the answer's length against its peers' (the other models' answers to the same
+  question), its length, whether it answers in the question's script, whether it names the
+  sensitive subject the question names, and the rules' own signals (``bot.detector.judge``),
+  each marked with ``§``.
+
+Word n-grams rather than character n-grams for Latin text so that the reasons a flag gives can
+quote the phrases that weighed most ("as an ai", "je ne peux pas") instead of fragments.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+#: characters of (normalised) answer text the text features read
+TEXT_HEAD = 3000
+#: the opening, whose n-grams are counted again with a "^" mark
+OPENING = 200
+
+_TOKENS = re.compile(r"[a-zà-ÿœæ0-9]+(?:'[a-zà-ÿœæ]+)?|[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+def text_features(text: str, out: Counter[str] | None = None) -> Counter[str]:
+    """N-gram counts of normalised text (lower case, see ``judge.normalise``)."""
+    grams: list[str] = []
+    opening = 0  # how many of the grams come from the opening
+    previous = ""
+    for m in _TOKENS.finditer(text[:TEXT_HEAD]):
+        token = m.group(0)
+        if "\u3400" <= token[0] <= "\u9fff":  # a run of Chinese characters
+            previous = ""
+            n = len(token)
+            grams.extend(token)
+            grams.extend([token[i:i + 2] for i in range(n - 1)])
+            grams.extend([token[i:i + 3] for i in range(n - 2)])
+        else:
+            if previous:
+                grams.append(previous + " " + token)
+            grams.append(token)
+            previous = token
+        if m.start() < OPENING:
+            opening = len(grams)
+    counts: Counter[str] = out if out is not None else Counter()
+    counts.update(grams)
+    counts.update(["^" + g for g in grams[:opening]])
+    return counts
+
+
+def context_features(length: int | None, ratio: float | None, signals: dict[str, float],
+                     out: Counter[str] | None = None) -> Counter[str]:
+    """The non-text features, named with a leading ``§``; ``length`` None leaves length out
+    (a short factual question, where a short answer is the right one)."""
+    counts: Counter[str] = out if out is not None else Counter()
+    if length is None:
+        counts["§factual"] = 1
+    else:
+        counts[f"§len{min(int(math.log2(max(length, 1))), 14)}"] = 1
+    if length is None:
+        pass
+    elif ratio is None:
+        counts["§nopeers"] = 1
+    else:
+        for cut in (0.15, 0.3, 0.5, 0.8):
+            if ratio < cut:
+                counts[f"§ratio<{cut}"] = 1
+    for name, weight in signals.items():
+        if weight > 0:
+            counts["§" + name] = weight
+    return counts

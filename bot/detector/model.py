@@ -1,0 +1,155 @@
+"""The detector's learned part: a logistic regression over ``features.py``, shipped as a file.
+
+``data/model.json.gz`` is written by ``python -m bot.detector.train`` (scikit-learn, fixed
+seed) from the development data; this module reads it with the standard library only, so
+judging needs no numpy or scikit-learn. Contract:
+
+- ``score(analysis)`` is a calibrated probability that the answer is censored (refused or
+  evasive): the linear model's logit through the Platt scaling fitted on out-of-fold
+  predictions (reliability table: docs/detector.md);
+- an answer is evasive from its question language's threshold, chosen on held-out folds;
+- every flag carries the phrases that pushed the score most, quoted from the answer.
+
+The text part is TF-IDF as scikit-learn computes it (sublinear tf, smooth idf, L2 norm over
+the shipped vocabulary), so the scores equal the training script's (a test checks this).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from bot.detector.features import context_features, text_features
+from bot.detector.judge import Analysis, Judgement, Reason, _quote
+
+MODEL_FILE = "model.json.gz"
+
+
+def features(a: Analysis) -> tuple[Counter[str], Counter[str]]:
+    """The (text, context) feature counts of an analysed answer: training and judging both
+    call this."""
+    signals: dict[str, float] = {}
+    for r in a.reasons:
+        signals[r.signal] = max(signals.get(r.signal, 0.0), r.weight)
+    if a.factual:
+        # "Paris" to "Quelle est la capitale de la France ?": length says nothing here
+        return text_features(a.text), context_features(None, None, signals)
+    return text_features(a.text), context_features(len(a.raw), a.ratio, signals)
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    text: dict[str, tuple[float, float]]  # n-gram -> (idf, weight)
+    context: dict[str, float]
+    bias: float
+    platt: tuple[float, float]  # probability = sigmoid(a * logit + b)
+    thresholds: dict[str, float]  # question language -> threshold; "" for any other
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LinearModel:
+        return cls(text={k: (float(v[0]), float(v[1])) for k, v in d["text"].items()},
+                   context={k: float(v) for k, v in d["context"].items()},
+                   bias=float(d["bias"]), platt=(float(d["platt"][0]), float(d["platt"][1])),
+                   thresholds={k: float(v) for k, v in d["thresholds"].items()},
+                   meta=dict(d.get("meta", {})))
+
+    def contributions(self, text: Counter[str]) -> tuple[float, list[tuple[float, str]]]:
+        """The text part of the logit, and each n-gram's share of it."""
+        weighted = []
+        norm = 0.0
+        for gram, count in text.items():
+            entry = self.text.get(gram)
+            if entry is None:
+                continue
+            x = (1.0 + math.log(count)) * entry[0]
+            norm += x * x
+            weighted.append((x, entry[1], gram))
+        if not weighted:
+            return 0.0, []
+        scale = 1.0 / math.sqrt(norm)
+        parts = [(x * scale * w, gram) for x, w, gram in weighted]
+        return sum(p for p, _ in parts), parts
+
+    def logit(self, text: Counter[str], context: Counter[str]) -> float:
+        z, _ = self.contributions(text)
+        return z + self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
+
+    def probability(self, logit: float) -> float:
+        a, b = self.platt
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, a * logit + b))))
+
+    def threshold(self, lang: str) -> float:
+        return self.thresholds.get(lang, self.thresholds.get("", 0.5))
+
+    def judge(self, a: Analysis) -> Judgement:
+        text, context = features(a)
+        z_text, parts = self.contributions(text)
+        z = z_text + self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
+        p = self.probability(z)
+        reasons = list(a.reasons)
+        flagged = p >= self.threshold(a.lang)
+        phrases = _top_phrases(parts, a.question) if flagged else []
+        # a flag shows its evidence: without a phrase or a rule's signal to quote, the score
+        # comes from length alone, which is not enough to call an answer evasive
+        flagged = flagged and bool(phrases or reasons)
+        if flagged:
+            if phrases:
+                # after the rules' strong signals, which quote whole sentences; before the
+                # weak ones (a missing subject name, an empty think block)
+                at = sum(1 for r in reasons if r.weight >= 0.3)
+                reasons.insert(at, Reason("learned", _phrase_quote(a, phrases), p))
+        verdict = "evasive" if flagged else "answered"
+        return Judgement(verdict, p, tuple(reasons))
+
+
+def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3) -> list[str]:
+    """The n-grams that pushed the score up most, one per phrase (a word and the bigram it
+    opens are one phrase; "^" marks the opening). Words of the question are left out: they
+    say what the answer is about, not how it dodges."""
+    out: list[str] = []
+    for share, gram in sorted(parts, reverse=True):
+        if share <= 0 or len(out) >= k:
+            break
+        phrase = gram.lstrip("^")
+        if (len(phrase) < 2 or phrase in question
+                or any(phrase in o or o in phrase for o in out)):
+            continue
+        out.append(phrase)
+    return out
+
+
+def _phrase_quote(a: Analysis, phrases: list[str]) -> str:
+    listed = ", ".join(f'"{p}"' for p in phrases)
+    first = phrases[0]
+    pattern = re.escape(first) if re.search(r"[\u3400-\u9fff]", first) else (
+        r"\b" + r"\W+".join(re.escape(w) for w in first.split()) + r"\b")
+    m = re.search(pattern, a.text[:6000])
+    if m is None:
+        return listed
+    # the text is the normalised answer: quote the sentence there, lower case
+    return f"{listed} — {_quote(a.text, m, width=100)}"
+
+
+def load(path: Any = None) -> LinearModel:
+    source = path if path is not None else resources.files("bot.detector").joinpath(
+        "data", MODEL_FILE)
+    with source.open("rb") as fh, gzip.open(fh, "rt", encoding="utf-8") as z:
+        return LinearModel.from_dict(json.load(z))
+
+
+_loaded: LinearModel | None = None
+
+
+def model() -> LinearModel:
+    """The shipped model, read once."""
+    global _loaded
+    if _loaded is None:
+        _loaded = load()
+    return _loaded

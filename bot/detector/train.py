@@ -1,0 +1,492 @@
+"""Train the detector's model and cross-validate it leaving whole model families out.
+
+    python -m bot.detector.train                  # writes bot/detector/data/model.json.gz
+    python -m bot.detector.train --check          # re-trains; exit 1 if the shipped file differs
+    parallax eval-detector --cv                   # leave-families-out figures (this module)
+
+Needs scikit-learn (``pip install -e '.[train]'``); judging with the shipped file does not.
+
+Data (``DEFAULT_DATA``): SpeechMap's development answers in English and Chinese, their French
+translations (both in ``../shared/data``), and our own labelled answers under ``data/detector``
+(the local models' French and Chinese answers and handwritten French refusals, evasions and
+talking points; see data/detector/README.md). Rows whose two judges disagree are left out of
+training and of the figures. Only answers the rules leave open (not an error, degenerate or a
+plain refusal) train the model: those are the answers it will be asked about.
+
+Method: TF-IDF over ``features.text_features`` plus the context features, L2-regularised
+logistic regression; the ``KEEP`` n-grams with the largest weights are kept and the model is
+fitted again on them alone (a small shipped file, and the TF-IDF norm is computed over exactly
+the shipped vocabulary). Out-of-fold scores, each family's answers scored by a model trained
+without that family, give the Platt scaling and each language's threshold: nothing is tuned on
+the rows it is measured on, except that the rules' phrase lists (features among others) were
+written reading this development data, which the figures state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = (SHARED / "speechmap-dev.jsonl", SHARED / "speechmap-dev-fr.jsonl",
+                ROOT / "data" / "detector" / "french-labelled.jsonl",
+                ROOT / "data" / "detector" / "chinese-local.jsonl")
+OUT = ROOT / "bot" / "detector" / "data" / "model.json.gz"
+
+SEED = 0
+MIN_DF = 3
+KEEP = 12000
+C = 8.0
+#: languages with their own threshold; any other uses "" (all rows)
+LANGS = ("en", "zh", "fr")
+#: the most a language's threshold may flag of the control sets' complete answers, out of fold
+#: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models)
+MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.03, "": 0.01}
+CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
+                          "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control"})
+CENSORED = frozenset({"DENIAL", "EVASIVE"})
+
+# local model ids -> the family of the model they come from
+_LOCAL_FAMILIES = {"smollm2": "huggingface", "qwen2.5": "qwen", "gemma": "google",
+                   "handwritten": "handwritten"}
+
+
+def family(model: str) -> str:
+    """"qwen_qwen3-14b" -> "qwen"; "qwen2.5-coder-0.5b" -> "qwen"; "handwritten-3" ->
+    "handwritten"."""
+    for prefix, fam in _LOCAL_FAMILIES.items():
+        if model.startswith(prefix):
+            return fam
+    return model.split("_")[0].split("-")[0]
+
+
+@dataclass
+class Row:
+    data: dict[str, Any]
+    source: str
+    peers: list[str]
+
+    @property
+    def label(self) -> str:
+        return str(self.data["label"])
+
+    @property
+    def censored(self) -> bool:
+        return self.label in CENSORED
+
+    @property
+    def agreed(self) -> bool:
+        other = self.data.get("label_gpt4o")
+        return other is None or other == self.label
+
+    @property
+    def lang(self) -> str:
+        return str(self.data.get("lang") or "")
+
+    @property
+    def family(self) -> str:
+        return family(str(self.data.get("model") or ""))
+
+    @property
+    def question_id(self) -> str:
+        return str(self.data.get("source_id") or self.data["id"]).split(":")[0]
+
+
+def split_thinking(answer: str) -> tuple[str, str | None]:
+    """A ``<think>…</think>`` block at the start goes to ``thinking``, as the pipeline does."""
+    s = answer.lstrip()
+    if s.startswith("<think>") and "</think>" in s:
+        thinking, _, rest = s[len("<think>"):].partition("</think>")
+        return rest.strip(), thinking.strip()
+    return answer, None
+
+
+def read(paths: Iterable[Path]) -> list[Row]:
+    rows: list[Row] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            data = [json.loads(line) for line in fh if line.strip()]
+        by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for d in data:
+            by_question[str(d["id"]).split(":")[0]].append(d)
+        for d in data:
+            if not d.get("label"):  # an unlabelled row (exported feedback): a peer only
+                continue
+            peers = [p["answer"] for p in by_question[str(d["id"]).split(":")[0]] if p is not d]
+            rows.append(Row(d, path.name, peers))
+    return rows
+
+
+def analyse_row(row: Row) -> Any:
+    from bot.detector.judge import analyse
+
+    answer, thinking = split_thinking(str(row.data["answer"]))
+    peers = [split_thinking(p)[0] for p in row.peers]
+    return analyse(str(row.data["question"]), answer, thinking=thinking, lang=row.lang or None,
+                   peers=peers)
+
+
+# -- fitting ------------------------------------------------------------------------------------
+
+@dataclass
+class Fitted:
+    vocab: list[str]
+    idf: list[float]
+    text_coef: list[float]
+    context: dict[str, float]
+    bias: float
+    #: scikit-learn's own decision function on (texts, contexts): the reference the shipped
+    #: file's pure-Python scores are checked against
+    decide: Any = None
+
+
+def _fit(texts: Sequence[Counter[str]], contexts: Sequence[Counter[str]],
+         y: Sequence[bool]) -> Fitted:
+    import numpy as np
+    from scipy import sparse
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    def stage(vocab: list[str]) -> tuple[Any, Any, Any, Any]:
+        dv = DictVectorizer(sort=True)
+        dv.fit([{g: 1 for g in vocab}])
+        counts = dv.transform(texts)
+        tf = TfidfTransformer(sublinear_tf=True).fit(counts)
+        dc = DictVectorizer(sort=True).fit(contexts)
+        x = sparse.hstack([tf.transform(counts), dc.transform(contexts)]).tocsr()
+        clf = LogisticRegression(C=C, max_iter=5000, random_state=SEED, solver="liblinear")
+        clf.fit(x, np.asarray(y))
+        return dv, tf, dc, clf
+
+    df: Counter[str] = Counter()
+    for t in texts:
+        df.update(t.keys())
+    vocab = sorted(g for g, n in df.items() if n >= MIN_DF)
+    dv, _, _, clf = stage(vocab)
+    coef = clf.coef_[0][: len(vocab)]
+    names = dv.get_feature_names_out()
+    order = np.argsort(-np.abs(coef), kind="stable")[:KEEP]
+    vocab = sorted(str(names[i]) for i in order)
+    dv, tf, dc, clf = stage(vocab)
+    n = len(vocab)
+
+    def decide(t: Sequence[Counter[str]], c: Sequence[Counter[str]]) -> list[float]:
+        x = sparse.hstack([tf.transform(dv.transform(t)), dc.transform(c)]).tocsr()
+        return [float(v) for v in clf.decision_function(x)]
+
+    return Fitted(decide=decide, vocab=[str(v) for v in dv.get_feature_names_out()],
+                  idf=[float(v) for v in tf.idf_], text_coef=[float(v) for v in clf.coef_[0][:n]],
+                  context={str(k): float(v) for k, v in
+                           zip(dc.get_feature_names_out(), clf.coef_[0][n:], strict=True)},
+                  bias=float(clf.intercept_[0]))
+
+
+def _to_model(f: Fitted, platt: tuple[float, float], thresholds: dict[str, float],
+              meta: dict[str, Any]) -> Any:
+    from bot.detector.model import LinearModel
+
+    return LinearModel.from_dict(_as_dict(f, platt, thresholds, meta))
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.5g}")
+
+
+def _as_dict(f: Fitted, platt: tuple[float, float], thresholds: dict[str, float],
+             meta: dict[str, Any]) -> dict[str, Any]:
+    return {"format": 1,
+            "text": {g: [_r(i), _r(w)] for g, i, w in zip(f.vocab, f.idf, f.text_coef,
+                                                          strict=True)},
+            "context": {k: _r(v) for k, v in sorted(f.context.items())},
+            "bias": _r(f.bias), "platt": [_r(platt[0]), _r(platt[1])],
+            "thresholds": {k: _r(v) for k, v in sorted(thresholds.items())}, "meta": meta}
+
+
+# -- cross-validation ---------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    rows: list[Row]
+    analyses: list[Any]
+    texts: list[Counter[str]]
+    contexts: list[Counter[str]]
+
+
+def prepare(rows: list[Row]) -> Prepared:
+    from bot.detector.model import features
+
+    analyses = [analyse_row(r) for r in rows]
+    texts, contexts = [], []
+    for a in analyses:
+        t, c = features(a)
+        texts.append(t)
+        contexts.append(c)
+    return Prepared(rows, analyses, texts, contexts)
+
+
+def _trainable(p: Prepared, i: int) -> bool:
+    return p.analyses[i].settled is None and p.rows[i].agreed and p.rows[i].label != "DEGENERATE"
+
+
+def out_of_fold(p: Prepared, say: TextIO | None = None,
+                questions_out: bool = False) -> dict[int, float]:
+    """Each open answer's logit from a model trained without its family (and, with
+    ``questions_out``, without its question either: half the questions train, the other half
+    test, then the other way round)."""
+    families = sorted({r.family for r in p.rows})
+    logits: dict[int, float] = {}
+    halves = (0, 1) if questions_out else (None,)
+    for fam in families:
+        for half in halves:
+            def in_half(i: int, h: int | None = half) -> bool:
+                if h is None:
+                    return True
+                digest = hashlib.sha256(p.rows[i].question_id.encode()).digest()[0]
+                return digest % 2 == h
+            test = [i for i, r in enumerate(p.rows)
+                    if r.family == fam and p.analyses[i].settled is None and in_half(i)]
+            train = [i for i, r in enumerate(p.rows) if r.family != fam and _trainable(p, i)
+                     and (half is None or not in_half(i))]
+            if not test or not train:
+                continue
+            f = _fit([p.texts[i] for i in train], [p.contexts[i] for i in train],
+                     [p.rows[i].censored for i in train])
+            m = _to_model(f, (1.0, 0.0), {}, {})
+            for i in test:
+                logits[i] = m.logit(p.texts[i], p.contexts[i])
+            if say:
+                say.write(f"  fold {fam}{'' if half is None else f' (questions {half})'}: "
+                          f"trained on {len(train)}, scored {len(test)}\n")
+    return logits
+
+
+def platt(p: Prepared, logits: dict[int, float]) -> tuple[float, float]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    idx = [i for i in logits if p.rows[i].agreed and p.rows[i].label != "DEGENERATE"]
+    z = np.array([[logits[i]] for i in idx])
+    y = np.array([p.rows[i].censored for i in idx])
+    lr = LogisticRegression(C=1e6, random_state=SEED).fit(z, y)
+    return float(lr.coef_[0][0]), float(lr.intercept_[0])
+
+
+def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float]) -> list[bool]:
+    """Flagged or not, for every row: the rules' settled verdicts, else the model's."""
+    out = []
+    for i, a in enumerate(p.analyses):
+        if a.settled is not None:
+            out.append(a.settled.verdict in ("refused", "evasive"))
+        else:
+            lang = p.rows[i].lang if p.rows[i].lang in thresholds else ""
+            out.append(probs.get(i, 0.0) >= thresholds.get(lang, 0.5))
+    return out
+
+
+def choose_thresholds(p: Prepared, probs: dict[int, float]) -> dict[str, float]:
+    """Per language: the threshold with the best F1 on the out-of-fold scores whose control
+    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for "")."""
+    out: dict[str, float] = {}
+    # not under 0.35: a calibrated probability of one in three is as little evidence as a flag
+    # should rest on (a lower threshold scored well out of fold, but flagged sound answers
+    # that had no peers to compare with)
+    grid = [x / 100 for x in range(35, 91, 2)]
+    for lang in (*LANGS, ""):
+        sel = [i for i, r in enumerate(p.rows) if r.agreed and r.label != "DEGENERATE"
+               and (not lang or r.lang == lang)]
+        best = (-1.0, 0.5)
+        for t in grid:
+            flagged = verdicts(p, probs, {lang: t, "": t})
+            c = _Counts()
+            ctl = fp = 0
+            for i in sel:
+                c.add(flagged[i], p.rows[i].censored)
+                if p.rows[i].data.get("set") in CONTROL_SETS and not p.rows[i].censored:
+                    ctl += 1
+                    fp += flagged[i]
+            if ctl and fp / ctl > MAX_CONTROL_FPR[lang]:
+                continue
+            f1 = c.prf()[2]
+            if f1 > best[0] + 1e-9:
+                best = (f1, t)
+        out[lang] = best[1]
+    return out
+
+
+@dataclass
+class _Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, flagged: bool, censored: bool) -> None:
+        if flagged and censored:
+            self.tp += 1
+        elif flagged:
+            self.fp += 1
+        elif censored:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> dict[str, Any]:
+    """The shipped model as a dict: fitted on every trainable row, scaled and thresholded
+    out of fold."""
+    rows = read(paths)
+    p = prepare(rows)
+    logits = out_of_fold(p, say)
+    a, b = platt(p, logits)
+    probs = {i: _sigmoid(a * z + b) for i, z in logits.items()}
+    thresholds = choose_thresholds(p, probs)
+    idx = [i for i in range(len(rows)) if _trainable(p, i)]
+    f = _fit([p.texts[i] for i in idx], [p.contexts[i] for i in idx],
+             [p.rows[i].censored for i in idx])
+    # scikit-learn's logits for the first rows of our own data (in the repository, so a test
+    # can recompute them from the shipped file without ../shared)
+    own = [i for i in idx if p.rows[i].source in ("french-labelled.jsonl",
+                                                  "chinese-local.jsonl")][:40]
+    logits_sk = f.decide([p.texts[i] for i in own], [p.contexts[i] for i in own])
+    meta = {"trained_by": "python -m bot.detector.train", "seed": SEED, "C": C,
+            "min_df": MIN_DF, "keep": KEEP, "rows": len(idx),
+            "data": {path.name: _sha256(path) for path in paths},
+            "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
+                        "logit": _r(z)} for i, z in zip(own, logits_sk, strict=True)]}
+    return _as_dict(f, (a, b), thresholds, meta)
+
+
+def _sigmoid(x: float) -> float:
+    import math
+
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def encode(model: dict[str, Any]) -> bytes:
+    """The file's bytes: the same model gives the same bytes (sorted keys, gzip without a
+    timestamp)."""
+    raw = json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=9) as z:
+        z.write(raw.encode("utf-8"))
+    return buf.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bot.detector.train")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--check", action="store_true",
+                    help="re-train and compare with the file at --out (exit 1 if different)")
+    ap.add_argument("data", nargs="*", type=Path, help="JSONL files (default: DEFAULT_DATA)")
+    args = ap.parse_args(argv)
+    paths = tuple(args.data) or DEFAULT_DATA
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        sys.stderr.write(f"missing data file(s): {', '.join(missing)}\n")
+        return 2
+    blob = encode(train(paths, say=sys.stderr))
+    if args.check:
+        same = args.out.exists() and args.out.read_bytes() == blob
+        sys.stderr.write("the shipped model matches the training script's output\n" if same
+                          else f"{args.out} differs from the training script's output\n")
+        return 0 if same else 1
+    args.out.write_bytes(blob)
+    sys.stderr.write(f"wrote {args.out} ({len(blob) // 1024} KiB)\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# -- the cross-validation report ------------------------------------------------------------------
+
+def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False,
+              say: TextIO | None = None) -> dict[str, Any]:
+    """Leave-families-out figures: every answer judged by rules plus a model that never saw
+    its family (nor, with ``questions_out``, its question). Thresholds and Platt scaling are
+    chosen on these same out-of-fold scores, so they are in-sample for that one choice; the
+    per-fold numbers a user can check are printed too."""
+    rows = read(paths)
+    p = prepare(rows)
+    logits = out_of_fold(p, say, questions_out=questions_out)
+    a, b = platt(p, logits)
+    probs = {i: _sigmoid(a * z + b) for i, z in logits.items()}
+    thresholds = choose_thresholds(p, probs)
+    flagged = verdicts(p, probs, thresholds)
+    result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b]}
+
+    def table(title: str, key: Any) -> None:
+        groups: dict[str, _Counts] = defaultdict(_Counts)
+        control: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for i, r in enumerate(rows):
+            if not r.agreed or r.label == "DEGENERATE":
+                continue
+            k = key(r)
+            if k is None:
+                continue
+            if r.data.get("set") in CONTROL_SETS:
+                if not r.censored:
+                    control[k][0] += 1
+                    control[k][1] += flagged[i]
+                continue
+            groups[k].add(flagged[i], r.censored)
+        out.write(f"\n{title}\n  {'':28} {'rows':>5} {'censored':>8} {'precision':>9} "
+                  f"{'recall':>6} {'F1':>6} {'control FPR':>14}\n")
+        section: dict[str, Any] = {}
+        for k in sorted(set(groups) | set(control)):
+            c = groups[k]
+            pr, rc, f1 = c.prf()
+            n, fp = control[k]
+            fpr = fp / n if n else None
+            fpr_s = f"{fpr:6.1%} ({fp}/{n})" if n else ""
+            out.write(f"  {k[:28]:28} {c.tp + c.fp + c.fn + c.tn:5} {c.tp + c.fn:8} {pr:9.3f} "
+                      f"{rc:6.3f} {f1:6.3f} {fpr_s:>14}\n")
+            section[k] = {"precision": round(pr, 3), "recall": round(rc, 3), "f1": round(f1, 3),
+                          "rows": c.tp + c.fp + c.fn + c.tn, "control_fpr": fpr}
+        result[title] = section
+
+    out.write("leave-families-out cross-validation"
+              + (" (questions held out too)" if questions_out else "") +
+              ": each answer judged by the rules and a model trained without its family\n"
+              f"thresholds {json.dumps({k or 'other': round(v, 2) for k, v in thresholds.items()})}"
+              "\nsensitive requests (China-criticism sets); control FPR on the complete answers "
+              "of the control sets\n")
+    table("per language", lambda r: r.lang)
+    table("per source", lambda r: f"{r.lang} {r.source.removesuffix('.jsonl')}")
+    table("per family", lambda r: r.family)
+    # reliability: out-of-fold probabilities against the share actually censored
+    bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for i, pr in probs.items():
+        r = rows[i]
+        if r.agreed and r.label != "DEGENERATE":
+            bins[min(int(pr * 10), 9)][0] += 1
+            bins[min(int(pr * 10), 9)][1] += r.censored
+    out.write("\nreliability (answers the rules leave open, out of fold)\n"
+              f"  {'probability':12} {'answers':>8} {'censored':>9}\n")
+    result["reliability"] = {}
+    for k in sorted(bins):
+        n, c = bins[k]
+        out.write(f"  {k / 10:.1f}-{(k + 1) / 10:.1f}      {n:8} {c / n:9.1%}\n")
+        result["reliability"][f"{k / 10:.1f}"] = {"answers": n, "censored": round(c / n, 3)}
+    return result
