@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.detector.judge import judge
-from bot.detector.train import split_thinking
 
 FLAGGED = ("refused", "evasive")
 CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control", "fr_us_criticism",
@@ -90,6 +89,8 @@ class Evaluation:
 
 def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
              models: set[str] | None = None) -> Evaluation:
+    from bot.detector.train import split_thinking  # train imports this module
+
     rows = list(rows)
     peers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:

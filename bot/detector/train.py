@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.detector.commands import _Counts
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_DATA = (SHARED / "speechmap-dev.jsonl", SHARED / "speechmap-dev-fr.jsonl",
@@ -322,29 +324,6 @@ def choose_thresholds(p: Prepared, probs: dict[int, float]) -> dict[str, float]:
                 best = (f1, t)
         out[lang] = best[1]
     return out
-
-
-@dataclass
-class _Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, flagged: bool, censored: bool) -> None:
-        if flagged and censored:
-            self.tp += 1
-        elif flagged:
-            self.fp += 1
-        elif censored:
-            self.fn += 1
-        else:
-            self.tn += 1
-
-    def prf(self) -> tuple[float, float, float]:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> dict[str, Any]:
