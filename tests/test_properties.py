@@ -47,7 +47,14 @@ def test_fit_takes_the_longest_start_that_fits(text: str, limit: int) -> None:
 @given(any_text)
 @settings(max_examples=150, deadline=None)
 def test_escaping_is_reversible(text: str) -> None:
-    assert html.unescape(esc(text)) == text
+    """Escaping loses nothing: unescaped, it is the text again, but for the invisible word
+    joiners that defuse mentions and commands."""
+    import re
+
+    def without_joiners(s: str) -> str:
+        return re.sub("([@/])\u2060", r"\1", s)
+
+    assert without_joiners(html.unescape(esc(text))) == without_joiners(text)
 
 
 @given(any_text)
@@ -64,3 +71,12 @@ def test_the_detector_gives_a_verdict_for_any_text(question: str, answer: str, l
     verdict = judge(question, answer, lang=lang, peers=[answer[:100], "Paris."])
     assert verdict.verdict in ("answered", "refused", "evasive", "degenerate", "error")
     assert 0.0 <= verdict.score <= 1.0
+
+
+def test_model_text_cannot_mention_people_or_offer_commands() -> None:
+    from bot.frontends.telegram.render import WORD_JOINER, esc
+
+    out = esc("Ask @everyone to send /forget, see https://example.org/a/b or mail a@b.example")
+    assert f"@{WORD_JOINER}everyone" in out and f"/{WORD_JOINER}forget" in out
+    assert "https://example.org/a/b" in out and "a@b.example" in out  # links and mails intact
+    assert esc("<b>") == "&lt;b&gt;"

@@ -309,8 +309,16 @@ async def test_buttons_show_thinking_and_ask_the_translation(tmp_path: Path) -> 
         h.api.send_text(USER, USER, "/help", language_code="en")
         await h.until(lambda: any("Envoyez une question" in m.text for m in h.api.sent(USER)))
         h.api.send_text(USER, USER, "/start", language_code="en")
-        await h.until(lambda: any("conservées anonymement" in m.text and "/forget" in m.text
+        # the privacy text says what is stored and when it goes (docs/operations.md)
+        await h.until(lambda: any("Ce qui est conservé" in m.text and "/forget" in m.text
                                   for m in h.api.sent(USER)))
+        start = next(m.text for m in h.api.sent(USER) if "Ce qui est conservé" in m.text)
+        days = h.pipeline.settings.retention_days
+        assert (f"au bout de {days} jours" in start if days > 0
+                else "Rien n'est effacé" in start)
+        for stored in ("votre question", "réponses des modèles", "verdict erroné",
+                       "référence anonyme", "identifiant Telegram"):
+            assert stored in start
     finally:
         await stop_harness(h)
 

@@ -85,6 +85,8 @@ class ParallaxBot:
     #: seconds one question may take, delivery included, before the next chat's turn
     job_deadline: float = 600.0
     _served: dict[int, float] = field(default_factory=dict)
+    #: days after which stored rows are deleted (0: never); /start says so
+    retention_days: int = 180
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -396,8 +398,13 @@ async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ui = await _service(context).ui_language(update)
-    await _reply(update, context, t(ui, "tg_start"), parse_mode=ParseMode.HTML)
+    svc = _service(context)
+    ui = await svc.ui_language(update)
+    days = svc.retention_days
+    retention = (t(ui, "tg_retention_days", days=days) if days > 0
+                 else t(ui, "tg_retention_never"))
+    await _reply(update, context, t(ui, "tg_start", retention=retention),
+                 parse_mode=ParseMode.HTML)
 
 
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,9 +17,18 @@ VERDICT_ICON = {"answered": "🟩", "refused": "🟥", "evasive": "🟧", "degen
 _TAG = re.compile(r"<[^>]*>")
 
 
+#: "@name" and "/command" at the start of a word: Telegram turns them into a mention (which
+#: notifies that person in a group) and a clickable command, whatever the parse mode
+_ENTITY = re.compile(r"(?<![\w/@<])([@/])(?=[A-Za-z0-9_])")
+#: U+2060 WORD JOINER: invisible, and a mention or command no longer parses across it
+WORD_JOINER = "\u2060"
+
+
 def esc(text: str) -> str:
-    """Escape model (or user) text for parse_mode=HTML: <, > and & only, as Telegram asks."""
-    return html.escape(text, quote=False)
+    """Escape model (or user) text for parse_mode=HTML (<, > and &, as Telegram asks) and
+    defuse mentions and commands in it: a model cannot ping a group member or offer /forget as
+    a link (URLs keep their slashes: only a "/" or "@" that starts a word is touched)."""
+    return html.escape(_ENTITY.sub(r"\1" + WORD_JOINER, text), quote=False)
 
 
 def header(model: ModelSpec) -> str:
