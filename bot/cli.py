@@ -17,6 +17,7 @@ from rich.table import Table
 from bot.catalog import ManifestError, UnknownModelError, load_catalog
 from bot.config import ConfigError, Settings, load_settings
 from bot.fetch import ModelFileError, pull, status
+from bot.store import StorageError
 
 
 def _console() -> Console:
@@ -95,7 +96,10 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
                                        profile=profile)
             return 2 if isinstance(res, Rejected) else 0
 
-    sys.exit(asyncio.run(run()))
+    try:
+        sys.exit(asyncio.run(run()))
+    except StorageError as exc:
+        _fail(str(exc))
 
 
 @cli.command()
@@ -158,6 +162,8 @@ def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
                     await ask_and_render(pipeline, line, console, models=chosen, profile=prof)
                 except KeyboardInterrupt:
                     console.print("[yellow]interrupted[/]")
+                except StorageError as exc:  # the session goes on; this question was not asked
+                    console.print(f"[red]✗ {exc}[/]")
 
     sys.exit(asyncio.run(run()))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.fetch import ModelFileError
 from bot.i18n import t
 from bot.lang import Language, clean_text, detect
 from bot.prompts import Profile, PromptError, Prompts
-from bot.store import Store, StoredAnswer
+from bot.store import StorageError, Store, StoredAnswer
 from bot.thinking import ThinkSplitter
 
 log = logging.getLogger(__name__)
@@ -229,15 +230,19 @@ class Pipeline:
                                                      known=", ".join(exc.known)))
         if not language.supported:
             problem = ("unsupported_language", language.unsupported_message())
-        # every question is stored before any model runs, rejected ones too
-        qid = await self.store.save_question(
-            # a rejected message is kept only as far as needed to study what was rejected
-            text=text[:REJECTED_KEEP_CHARS] if problem else text, language=language.code,
-            script=language.script,
-            supported=language.supported, profile=profile_name, source=source,
-            user_ref=user_ref, chat_ref=chat_ref,
-            status="rejected" if problem else "pending",
-            note=problem[0] if problem else "; ".join(notes))
+        # every question is stored before any model runs, rejected ones too: a question that
+        # cannot be stored is not asked
+        try:
+            qid = await self.store.save_question(
+                # a rejected message is kept only as far as needed to study what was rejected
+                text=text[:REJECTED_KEEP_CHARS] if problem else text, language=language.code,
+                script=language.script,
+                supported=language.supported, profile=profile_name, source=source,
+                user_ref=user_ref, chat_ref=chat_ref,
+                status="rejected" if problem else "pending",
+                note=problem[0] if problem else "; ".join(notes))
+        except sqlite3.Error as exc:
+            raise self._storage_error(exc) from exc
         if problem or prof is None:
             reason, message = problem or ("unknown_profile", "")
             yield Rejected(qid, reason, message, language)
@@ -273,7 +278,10 @@ class Pipeline:
                 yield event  # type: ignore[misc]
             await task
             self._judge(text, language, answers)
-            ids = await self.store.save_answers(qid, (_stored(a) for a in answers))
+            try:
+                ids = await self.store.save_answers(qid, (_stored(a) for a in answers))
+            except sqlite3.Error as exc:
+                raise self._storage_error(exc) from exc
             for a, answer_id in zip(answers, ids, strict=True):
                 a.answer_id = answer_id
             finished = True
@@ -286,6 +294,11 @@ class Pipeline:
             if not finished:
                 with contextlib.suppress(Exception):
                     await self.store.set_question_status(qid, "cancelled")
+
+    def _storage_error(self, exc: sqlite3.Error) -> StorageError:
+        return StorageError(
+            f"the database {self.settings.database} cannot be written ({exc}): free disk space, "
+            "or stop the other process that holds it locked, then ask again")
 
     async def _run_one(self, answer: Answer, text: str, language: Language, prof: Profile,
                        threads: int, queue: asyncio.Queue[object]) -> None:

@@ -636,3 +636,34 @@ async def test_model_text_never_makes_a_link_preview(tmp_path: Path) -> None:
                 "disable_web_page_preview") in (True, "true", "True"), c.params
     finally:
         await stop_harness(h)
+
+
+async def test_a_full_or_locked_database_is_told_and_the_bot_goes_on(
+        harness: Harness, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injected: the database refuses a write (disk full, then locked). The asker is
+    told, a clear line is logged, no model runs, and the next question is answered."""
+    import sqlite3
+
+    h = harness
+    store = h.pipeline.store
+    real = store.save_question
+    failures = iter([sqlite3.OperationalError("database or disk is full"),
+                     sqlite3.OperationalError("database is locked")])
+
+    async def failing(*args: object, **kwargs: object) -> int:
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "save_question", failing)
+    for n, cause in enumerate(("disk is full", "is locked"), 1):
+        h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+        await h.until(lambda n=n: len([m for m in h.api.sent(USER)
+                                       if "cannot store questions" in m.text]) == n)
+        assert any("not asked" in r.getMessage() and cause in r.getMessage()
+                   and "free disk space" in r.getMessage() for r in caplog.records)
+    assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(USER))  # nothing ran
+    await ask_private(h, "What is the capital of France?")  # the bot goes on
+    assert any(m.text.startswith("Fake alpha") for m in h.api.sent(USER))

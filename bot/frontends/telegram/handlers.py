@@ -35,6 +35,7 @@ from bot.pipeline import (
     Rejected,
     Token,
 )
+from bot.store import StorageError
 
 from .render import BODY_LIMIT, answer_message, esc, fit, html_pieces, summary_message
 from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage, RateLimit
@@ -185,6 +186,12 @@ class ParallaxBot:
             except TimeoutError:
                 log.warning("question in chat %s: not delivered within %g s; its answers are "
                             "stored", await self.ref("chat", job.chat_id), self.job_deadline)
+            except StorageError as exc:
+                log.error("question in chat %s not asked: %s", await self.ref("chat", job.chat_id),
+                          exc)
+                with contextlib.suppress(Exception):
+                    await app.bot.send_message(job.chat_id, t(job.ui, "tg_storage_error"),
+                                               reply_to_message_id=job.reply_to)
             except ChatGone as exc:  # chats are named by their reference, never their id
                 log.warning("chat %s is gone (%s): its answers are dropped",
                             await self.ref("chat", job.chat_id), type(exc).__name__)
