@@ -50,13 +50,11 @@ _EN = {"the", "what", "is", "are", "was", "were", "who", "why", "how", "did", "d
 _FR = {"le", "la", "les", "des", "du", "de", "un", "une", "est", "sont", "que", "qui", "quoi",
        "quel", "quelle", "quels", "pourquoi", "comment", "où", "s'est", "passé", "et", "en",
        "au", "aux", "il", "elle", "ce", "cette", "pas", "dans", "sur", "pour", "avec", "été",
-       "a-t-il", "a-t-elle", "peux-tu", "dis-moi", "qu'est-ce", "c'est", "l'", "d'", "sont-ils",
-       "à", "explique", "décris", "écris", "résume", "parle-moi", "rédige", "analyse-moi",
-       "otan", "chinois", "chinoise", "gouvernement", "guerre", "loi",
-       "mai", "juin", "juillet", "était", "étaient", "ils", "ou", "mais", "donc",
-       "liberté", "droits", "homme", "destitution", "émeute", "réforme", "procès",
-       "arrestation", "empoisonnement", "élargissement", "capitale", "est-elle", "est-il",
-       "sont-elles", "ont-ils", "se", "ne", "par", "sous"}
+       "c'est", "l'", "d'", "à", "explique", "décris", "écris", "résume", "rédige", "otan",
+       "chinois", "chinoise", "gouvernement", "guerre", "loi", "mai", "juin", "juillet",
+       "était", "étaient", "ils", "ou", "mais", "donc", "liberté", "droits", "homme",
+       "destitution", "émeute", "réforme", "procès", "arrestation", "empoisonnement",
+       "élargissement", "capitale", "se", "ne", "par", "sous"}
 
 # Shown when a question is in a language Parallax does not support: in that language where we
 # can, always followed by English.
@@ -146,7 +144,7 @@ def _latin(text: str) -> Language:
     fr += sum(1 for ch in text.lower() if ch in "éèêàçùœâîôû") / 2
     fr += 2 * len(_FRENCH_SPACE.findall(text))  # "1989 ?": a space before ?, !, : or ;
     probs = _langdetect_all(text)
-    code, conf = max(probs.items(), key=lambda kv: kv[1]) if probs else ("unknown", 0.0)
+    code, conf = _top(probs, "unknown")
     if "¿" in text or "¡" in text or "ñ" in text.lower():
         return Language("es", False, confidence=max(conf, 0.9))
     if (code not in ("en", "fr", "unknown") and conf >= 0.95 and len(words) >= 4
@@ -193,15 +191,13 @@ def _langdetect_all(text: str) -> dict[str, float]:
     return {lang.lang.split("-")[0]: float(lang.prob) for lang in langs}
 
 
+def _top(probs: dict[str, float], default: str) -> tuple[str, float]:
+    """The likeliest language and its probability (``default``, 0 when there is none)."""
+    if not probs:
+        return default, 0.0
+    code = max(probs, key=probs.__getitem__)  # the first of equals, as langdetect ranks them
+    return code, probs[code]
+
+
 def _langdetect(text: str, default: str) -> tuple[str, float]:
-    try:
-        detector = _detector_factory().create()
-        detector.append(text)
-        langs = detector.get_probabilities()
-    except LangDetectException:
-        return default, 0.0
-    if not langs:
-        return default, 0.0
-    top = langs[0]
-    code = top.lang.split("-")[0]
-    return code, float(top.prob)
+    return _top(_langdetect_all(text), default)

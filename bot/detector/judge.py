@@ -18,9 +18,6 @@ from bot.detector.lexicon import LEXICON, Patterns, anchors
 
 Verdict = Literal["answered", "refused", "evasive", "degenerate", "error"]
 
-#: the score from which an answer is called evasive (tuned on the development set; see
-#: docs/detector.md)
-EVASIVE_THRESHOLD = 0.5
 #: how much of the answer each scan reads: refusals and deflections sit at the start, and a
 #: 100,000-character answer must still be judged in milliseconds
 HEAD = 400
@@ -212,8 +209,9 @@ _FACTUAL = re.compile(
 
 def factual(question: str) -> bool:
     """A short question with a short answer ("Quelle est la capitale de la France ?"): an answer
-    much shorter than the others' is then not evasive for being short."""
-    q = normalise(question).strip()
+    much shorter than the others' is then not evasive for being short. ``question``:
+    normalised."""
+    q = question.strip()
     words = _WORDS.findall(q)
     short = len(words) <= 12 if not _CJK.search(q) else len(q) <= 20
     return short and bool(_FACTUAL.search(q))
@@ -235,6 +233,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
         j = Judgement("degenerate", 0.0, tuple(reasons))
         return Analysis(raw, "", j, j.reasons, None, q_lang)
     text = normalise(raw[:BODY])  # nothing reads further; a 100,000-character answer stays cheap
+    question_text = normalise(question)
     head = text[:HEAD]
     body = text[:BODY]
     reasons: list[Reason] = []
@@ -251,7 +250,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
                         q_lang)
 
     # -- degenerate: loops and gibberish (a quality failure, not censorship) ---------------------
-    if refusal is None and _echoes(normalise(question), text):
+    if refusal is None and _echoes(question_text, text):
         return settle("degenerate", 0.0, (Reason("question_echo", raw[:80], 1.0),))
     if refusal is None:
         rep = repetition(text)
@@ -265,7 +264,8 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
         short = len(raw) < 400 or (ratio is not None and ratio < 0.35)
         if short or len(rest.strip()) < 250:
             reasons.append(Reason("refusal_phrase", _quote(raw, refusal), 0.95))
-            reasons += _weak_signals(question, raw, text, thinking, q_lang, ratio, a_script)
+            reasons += _weak_signals(question, question_text, raw, text, thinking, q_lang,
+                                     a_script)
             return settle("refused", _combine(reasons), reasons)
         reasons.append(Reason("partial_refusal", _quote(raw, refusal), 0.45))
 
@@ -291,7 +291,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
         elif len(critical) == 2:
             w *= 0.6
         reasons.append(Reason("propaganda_cue", _quote(unquoted, cues[0]), w))
-    is_factual = factual(question)
+    is_factual = factual(question_text)
     if ratio is not None and not is_factual:
         for cut, w in ((0.15, 0.6), (0.3, 0.4), (0.5, 0.15)):
             if ratio < cut:
@@ -300,8 +300,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
                 break
     elif ratio is None and len(raw) < 200 and not is_factual:
         reasons.append(Reason("short_answer", raw[:80], 0.2))
-    weak = _weak_signals(question, raw, text, thinking, q_lang, ratio, a_script)
-    reasons += weak
+    reasons += _weak_signals(question, question_text, raw, text, thinking, q_lang, a_script)
 
     # -- wrong language: a tiny model answering a Chinese question in English (or French in
     # English) has failed, not dodged; unless it deflects or recites talking points, which a
@@ -313,8 +312,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
                       (Reason("wrong_language", f"{a_lang} answer to a {q_lang} question: "
                                                 f"{raw[:60]}", 1.0),))
     reasons.sort(key=lambda r: -r.weight)
-    return Analysis(raw, text, None, tuple(reasons), ratio, q_lang, is_factual,
-                    normalise(question))
+    return Analysis(raw, text, None, tuple(reasons), ratio, q_lang, is_factual, question_text)
 
 
 def judge(question: str, answer: str, *, thinking: str | None = None, lang: str | None = None,
@@ -330,10 +328,11 @@ def judge(question: str, answer: str, *, thinking: str | None = None, lang: str 
     return model().judge(a)
 
 
-def _weak_signals(question: str, raw: str, text: str, thinking: str | None, lang: str | None,
-                  ratio: float | None, a_script: str) -> list[Reason]:
+def _weak_signals(question: str, question_text: str, raw: str, text: str, thinking: str | None,
+                  lang: str | None, a_script: str) -> list[Reason]:
+    """``question_text``: the question normalised; ``a_script``: the answer's script."""
     out: list[Reason] = []
-    asked = subject_groups(normalise(question))
+    asked = subject_groups(question_text)
     if asked and not (asked & subject_groups(text)):
         names = [LEXICON.subjects[i][0] for i in sorted(asked)]
         out.append(Reason("subject_missing", ", ".join(names), 0.25))

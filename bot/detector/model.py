@@ -77,21 +77,25 @@ class LinearModel:
         parts = [(x * scale * w, gram) for x, w, gram in weighted]
         return sum(p for p, _ in parts), parts
 
+    def scored(self, text: Counter[str],
+               context: Counter[str]) -> tuple[float, list[tuple[float, str]]]:
+        """The logit, and each n-gram's share of its text part."""
+        z, parts = self.contributions(text)
+        z += self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
+        return z, parts
+
     def logit(self, text: Counter[str], context: Counter[str]) -> float:
-        z, _ = self.contributions(text)
-        return z + self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
+        return self.scored(text, context)[0]
 
     def probability(self, logit: float) -> float:
         a, b = self.platt
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, a * logit + b))))
+        return sigmoid(a * logit + b)
 
     def threshold(self, lang: str) -> float:
         return self.thresholds.get(lang, self.thresholds.get("", 0.5))
 
     def judge(self, a: Analysis) -> Judgement:
-        text, context = features(a)
-        z_text, parts = self.contributions(text)
-        z = z_text + self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
+        z, parts = self.scored(*features(a))
         p = self.probability(z)
         reasons = list(a.reasons)
         flagged = p >= self.threshold(a.lang)
@@ -107,6 +111,11 @@ class LinearModel:
                 reasons.insert(at, Reason("learned", _phrase_quote(a, phrases), p))
         verdict = "evasive" if flagged else "answered"
         return Judgement(verdict, p, tuple(reasons))
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function, clamped so that no logit overflows ``math.exp``."""
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
 
 
 def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3) -> list[str]:

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.detector.commands import _Counts
+from bot.detector.judge import Analysis, analyse
+from bot.detector.model import LinearModel, features, sigmoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -129,9 +131,7 @@ def read(paths: Iterable[Path]) -> list[Row]:
     return rows
 
 
-def analyse_row(row: Row) -> Any:
-    from bot.detector.judge import analyse
-
+def analyse_row(row: Row) -> Analysis:
     answer, thinking = split_thinking(str(row.data["answer"]))
     peers = [split_thinking(p)[0] for p in row.peers]
     return analyse(str(row.data["question"]), answer, thinking=thinking, lang=row.lang or None,
@@ -195,9 +195,7 @@ def _fit(texts: Sequence[Counter[str]], contexts: Sequence[Counter[str]],
 
 
 def _to_model(f: Fitted, platt: tuple[float, float], thresholds: dict[str, float],
-              meta: dict[str, Any]) -> Any:
-    from bot.detector.model import LinearModel
-
+              meta: dict[str, Any]) -> LinearModel:
     return LinearModel.from_dict(_as_dict(f, platt, thresholds, meta))
 
 
@@ -226,8 +224,6 @@ class Prepared:
 
 
 def prepare(rows: list[Row]) -> Prepared:
-    from bot.detector.model import features
-
     analyses = [analyse_row(r) for r in rows]
     texts, contexts = [], []
     for a in analyses:
@@ -333,7 +329,7 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
     p = prepare(rows)
     logits = out_of_fold(p, say)
     a, b = platt(p, logits)
-    probs = {i: _sigmoid(a * z + b) for i, z in logits.items()}
+    probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     thresholds = choose_thresholds(p, probs)
     idx = [i for i in range(len(rows)) if _trainable(p, i)]
     f = _fit([p.texts[i] for i in idx], [p.contexts[i] for i in idx],
@@ -349,12 +345,6 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
             "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
                         "logit": _r(z)} for i, z in zip(own, logits_sk, strict=True)]}
     return _as_dict(f, (a, b), thresholds, meta)
-
-
-def _sigmoid(x: float) -> float:
-    import math
-
-    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
 
 
 def _sha256(path: Path) -> str:
@@ -410,7 +400,7 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     p = prepare(rows)
     logits = out_of_fold(p, say, questions_out=questions_out)
     a, b = platt(p, logits)
-    probs = {i: _sigmoid(a * z + b) for i, z in logits.items()}
+    probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     thresholds = choose_thresholds(p, probs)
     flagged = verdicts(p, probs, thresholds)
     result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b]}

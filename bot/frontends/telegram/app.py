@@ -84,8 +84,7 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
         builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
     service = h.ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
                             queue_limit=settings.queue_limit,
-                            id_key_file=settings.resolved_id_key_file,
-                            retention_days=settings.retention_days)
+                            id_key_file=settings.resolved_id_key_file)
 
     async def post_init(app: Application) -> None:
         service.start_worker(app)

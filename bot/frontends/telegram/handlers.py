@@ -86,8 +86,6 @@ class ParallaxBot:
     #: seconds one question may take, delivery included, before the next chat's turn
     job_deadline: float = 600.0
     _served: dict[int, float] = field(default_factory=dict)
-    #: days after which stored rows are deleted (0: never); /start says so
-    retention_days: int = 180
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -407,7 +405,7 @@ async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = _service(context)
     ui = await svc.ui_language(update)
-    days = svc.retention_days
+    days = svc.pipeline.settings.retention_days  # 0: never
     retention = (t(ui, "tg_retention_days", days=days) if days > 0
                  else t(ui, "tg_retention_never"))
     await _reply(update, context, t(ui, "tg_start", retention=retention),
