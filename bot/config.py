@@ -82,6 +82,9 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_listen: str = "127.0.0.1:8080"
     telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    #: after a restart, a question the bot was answering when it stopped: "resume" (answer it
+    #: again in the same chat) or "tell" (tell the asker it was interrupted)
+    telegram_on_restart: str = "resume"
     #: how many questions may wait in the bot's queue before it answers "busy"
     queue_limit: int = 8
     #: the key that turns Telegram ids into anonymous references, kept apart from the database
@@ -127,6 +130,7 @@ _ENV: dict[str, str] = {
     "TELEGRAM_LISTEN": "telegram_listen",
     "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
     "PARALLAX_QUEUE_LIMIT": "queue_limit",
+    "PARALLAX_ON_RESTART": "telegram_on_restart",
     "PARALLAX_ID_KEY_FILE": "id_key_file",
     "PARALLAX_RETENTION_DAYS": "retention_days",
 }
@@ -153,6 +157,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 return int(value)
             case "timeout_seconds":
                 return float(value)
+            case "telegram_on_restart":
+                if value not in ("resume", "tell"):
+                    raise ValueError("must be 'resume' or 'tell'")
+                return value
             case "schedule":
                 if value not in ("sequential", "parallel"):
                     raise ValueError("must be 'sequential' or 'parallel'")
@@ -189,7 +197,8 @@ def load_settings(
                             ("operators", "operators"), ("queue_limit", "queue_limit"),
                             ("webhook_url", "telegram_webhook_url"),
                             ("listen", "telegram_listen"),
-                            ("webhook_secret", "telegram_webhook_secret")):
+                            ("webhook_secret", "telegram_webhook_secret"),
+                            ("on_restart", "telegram_on_restart")):
             if key in telegram:
                 flat[target] = telegram[key]
         for key, value in flat.items():

@@ -203,7 +203,12 @@ class Pipeline:
     async def ask(self, raw: str, *, models: Sequence[str] | None = None,
                   profile: str | None = None, source: str = "terminal",
                   user_ref: str | None = None, chat_ref: str | None = None,
-                  ui_language: str | None = None) -> AsyncIterator[Event]:
+                  ui_language: str | None = None, job_id: int | None = None,
+                  resume: int | None = None) -> AsyncIterator[Event]:
+        """``job_id``: a queued job (the Telegram bot's) linked to the stored question in the
+        same transaction. ``resume``: the id of a question stored earlier whose answers never
+        were (its process was killed): answered again under that id if it is still there,
+        stored anew otherwise."""
         text = clean_text(raw)
         if not text:
             yield Rejected(None, "empty", t(ui_language, "empty_question"))
@@ -233,14 +238,18 @@ class Pipeline:
         # every question is stored before any model runs, rejected ones too: a question that
         # cannot be stored is not asked
         try:
-            qid = await self.store.save_question(
-                # a rejected message is kept only as far as needed to study what was rejected
-                text=text[:REJECTED_KEEP_CHARS] if problem else text, language=language.code,
-                script=language.script,
-                supported=language.supported, profile=profile_name, source=source,
-                user_ref=user_ref, chat_ref=chat_ref,
-                status="rejected" if problem else "pending",
-                note=problem[0] if problem else "; ".join(notes))
+            if resume is not None and not problem and await self.store.reopen_question(resume):
+                qid = resume
+            else:
+                qid = await self.store.save_question(
+                    # a rejected message is kept only as far as needed to study what was
+                    # rejected
+                    text=text[:REJECTED_KEEP_CHARS] if problem else text,
+                    language=language.code, script=language.script,
+                    supported=language.supported, profile=profile_name, source=source,
+                    user_ref=user_ref, chat_ref=chat_ref,
+                    status="rejected" if problem else "pending",
+                    note=problem[0] if problem else "; ".join(notes), job_id=job_id)
         except sqlite3.Error as exc:
             raise self._storage_error(exc) from exc
         if problem or prof is None:

@@ -121,15 +121,31 @@ class Store:
     async def save_question(self, *, text: str, language: str, script: str, supported: bool,
                             profile: str, source: str, user_ref: str | None = None,
                             chat_ref: str | None = None, status: str = "pending",
-                            note: str = "") -> int:
+                            note: str = "", job_id: int | None = None) -> int:
+        """Store a question; with ``job_id``, link that queued job to it in the same
+        transaction (a job is never started without its question, nor the reverse)."""
         cur = await self._db.execute(
             "INSERT INTO questions (created_at, source, user_ref, chat_ref, text, language,"
             " script, supported, profile, status, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (_now(), source, user_ref, chat_ref, text, language, script, int(supported),
              profile, status, note))
-        await self._db.commit()
         assert cur.lastrowid is not None
+        if job_id is not None:
+            await self._db.execute("UPDATE jobs SET question_id = ? WHERE id = ?",
+                                   (cur.lastrowid, job_id))
+        await self._db.commit()
         return cur.lastrowid
+
+    async def reopen_question(self, question_id: int) -> bool:
+        """Make a question that was stopped before its answers were stored (the process was
+        killed, or stopped) pending again, to be answered under the same id. False if it is
+        gone (forgotten, expired) or already answered."""
+        cur = await self._db.execute(
+            "UPDATE questions SET status = 'pending' WHERE id = ? AND status IN"
+            " ('pending', 'cancelled') AND NOT EXISTS"
+            " (SELECT 1 FROM answers WHERE question_id = ?)", (question_id, question_id))
+        await self._db.commit()
+        return cur.rowcount == 1
 
     async def set_question_status(self, question_id: int, status: str, note: str = "") -> None:
         await self._db.execute("UPDATE questions SET status = ?, note = ? WHERE id = ?",
@@ -186,6 +202,38 @@ class Store:
                 "SELECT * FROM questions ORDER BY id DESC LIMIT ?", (limit,)) as cur:
             return [dict(r) for r in await cur.fetchall()]
 
+    # -- the bot's queue ---------------------------------------------------------------------
+    async def save_job(self, *, user_ref: str, chat_ref: str, sealed: bytes) -> int:
+        cur = await self._db.execute(
+            "INSERT INTO jobs (created_at, user_ref, chat_ref, sealed) VALUES (?,?,?,?)",
+            (_now(), user_ref, chat_ref, sealed))
+        await self._db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def jobs(self) -> list[dict[str, Any]]:
+        """Every job not yet delivered, oldest first: id, question_id (None while it waits),
+        attempts, sealed."""
+        async with self._db.execute(
+                "SELECT id, user_ref, chat_ref, question_id, attempts, sealed FROM jobs"
+                " ORDER BY id") as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def start_job(self, job_id: int) -> None:
+        await self._db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?",
+                               (job_id,))
+        await self._db.commit()
+
+    async def delete_job(self, job_id: int) -> None:
+        await self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        await self._db.commit()
+
+    async def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: "ok" for a sound database."""
+        async with self._db.execute("PRAGMA integrity_check") as cur:
+            rows = await cur.fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
     # -- feedback, per-chat settings, forgetting -------------------------------------------
     async def save_feedback(self, answer_id: int, kind: str, user_ref: str | None,
                             comment: str = "") -> bool:
@@ -214,21 +262,39 @@ class Store:
                 (scope, key, value))
         await self._db.commit()
 
+    async def setting_scopes(self, prefix: str) -> list[str]:
+        async with self._db.execute(
+                "SELECT DISTINCT scope FROM settings WHERE substr(scope, 1, ?) = ?",
+                (len(prefix), prefix)) as cur:
+            return [str(r[0]) for r in await cur.fetchall()]
+
+    async def move_scope(self, old: str, new: str) -> None:
+        """Rename a settings scope (its values win over any already under ``new``)."""
+        await self._db.execute("DELETE FROM settings WHERE scope = ? AND key IN"
+                               " (SELECT key FROM settings WHERE scope = ?)", (new, old))
+        await self._db.execute("UPDATE settings SET scope = ? WHERE scope = ?", (new, old))
+        await self._db.commit()
+
     async def count_user_rows(self, user_ref: str) -> int:
         async with self._db.execute(
                 "SELECT (SELECT count(*) FROM questions WHERE user_ref = ?)"
-                " + (SELECT count(*) FROM feedback WHERE user_ref = ?)",
-                (user_ref, user_ref)) as cur:
+                " + (SELECT count(*) FROM feedback WHERE user_ref = ?)"
+                " + (SELECT count(*) FROM jobs WHERE user_ref = ? AND question_id IS NULL)",
+                (user_ref, user_ref, user_ref)) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def forget_user(self, user_ref: str) -> int:
-        """Delete every question (with its answers), feedback and setting of one user."""
-        async with self._db.execute("SELECT count(*) FROM questions WHERE user_ref = ?",
-                                    (user_ref,)) as cur:
+        """Delete every question (with its answers), feedback, setting and waiting job of one
+        user."""
+        async with self._db.execute(
+                "SELECT (SELECT count(*) FROM questions WHERE user_ref = ?)"
+                " + (SELECT count(*) FROM jobs WHERE user_ref = ? AND question_id IS NULL)",
+                (user_ref, user_ref)) as cur:
             row = await cur.fetchone()
         n = int(row[0]) if row else 0
         await self._db.execute("DELETE FROM feedback WHERE user_ref = ?", (user_ref,))
+        await self._db.execute("DELETE FROM jobs WHERE user_ref = ?", (user_ref,))
         await self._db.execute("DELETE FROM questions WHERE user_ref = ?", (user_ref,))
         await self._db.execute("DELETE FROM settings WHERE scope = ?", (f"user:{user_ref}",))
         await self._db.commit()

@@ -108,6 +108,11 @@ class FakeBotAPI:
         self.group_limit = 20
         self.edit_interval = 1.0
         self.force_429: int = 0  # answer the next N sends/edits with 429
+        # faults: the next N sends/edits answer 500, or hang for stall_seconds (the client
+        # times out) and are not carried out
+        self.fail_500: int = 0
+        self.stall: int = 0
+        self.stall_seconds = 6.0
         self.retry_after = 1
         self.admins: set[int] = set()
         self.chat_types: dict[int, str] = {}
@@ -258,6 +263,21 @@ class FakeBotAPI:
         try:
             if method == "getUpdates":
                 return 200, {"ok": True, "result": self._get_updates(params)}
+            if method in ("sendMessage", "editMessageText"):
+                with self.cond:
+                    fault = "500" if self.fail_500 > 0 else "stall" if self.stall > 0 else ""
+                    if fault == "500":
+                        self.fail_500 -= 1
+                    elif fault == "stall":
+                        self.stall -= 1
+                if fault:
+                    if fault == "stall":
+                        time.sleep(self.stall_seconds)
+                    call.status = 500
+                    with self.cond:
+                        self.calls.append(call)
+                    return 500, {"ok": False, "error_code": 500,
+                                 "description": "Internal Server Error"}
             with self.cond:
                 self.calls.append(call)
                 status, payload = self._dispatch(method, params, files, call)

@@ -156,6 +156,30 @@ async def test_forget_removes_the_users_rows(harness: Harness) -> None:
     assert con.execute("SELECT count(*) FROM feedback").fetchone()[0] == 0
 
 
+async def test_forget_also_removes_a_question_still_waiting_in_the_queue(
+        harness: Harness) -> None:
+    h = harness
+    other = 8
+    db = h.pipeline.settings.database
+    h.api.send_text(other, other, "What is the capital of France?", language_code="en")
+    h.api.send_text(USER, USER, "Is Taiwan a country?", language_code="en")
+    await h.until(lambda: any("number 2 in the queue" in m.text for m in h.api.sent(USER)))
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
+    h.api.send_text(USER, USER, "/forget", language_code="en")
+    await h.until(lambda: any("cannot be undone" in m.text for m in h.api.sent(USER)))
+    confirm = next(m for m in h.api.sent(USER) if "cannot be undone" in m.text)
+    assert "(1 items)" in confirm.text  # the waiting question counts
+    h.api.press(USER, USER, confirm.message_id, f"f:yes:{USER}")
+    await h.until(lambda: "deleted" in h.api.messages[(USER, confirm.message_id)].text)
+    await h.until(lambda: h.summary(other) is not None and h.idle(), timeout=90)
+    await asyncio.sleep(0.5)
+    con = sqlite3.connect(db)
+    assert h.summary(USER) is None  # never asked
+    assert con.execute("SELECT text FROM questions").fetchall() == [
+        ("What is the capital of France?",)]
+    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
 async def test_export_is_for_operators_only(harness: Harness) -> None:
     h = harness
     await ask_private(h, "What is the capital of France?")

@@ -84,9 +84,11 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
         builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
     service = h.ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
                             queue_limit=settings.queue_limit,
-                            id_key_file=settings.resolved_id_key_file)
+                            id_key_file=settings.resolved_id_key_file,
+                            on_restart=settings.telegram_on_restart)
 
     async def post_init(app: Application) -> None:
+        await service.recover(app)  # the questions a previous run accepted and did not deliver
         service.start_worker(app)
         await h.register_commands(app)
         # the models load in the background, each in its own process: the bot answers

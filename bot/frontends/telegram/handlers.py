@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from bot.pipeline import (
 )
 from bot.store import StorageError
 
+from .jobs import Job, Sealer, SealError
 from .render import BODY_LIMIT, answer_message, esc, fit, html_pieces, summary_message
 from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage, RateLimit
 
@@ -48,21 +50,11 @@ PER_CHAT_WAITING = 3
 COMMANDS_PER_MINUTE = 6
 #: a group's messages a minute that command replies leave to the answers being streamed
 ANSWER_RESERVE = 8
+#: a job started this many times without being delivered (it crashes the bot?) is dropped
+MAX_ATTEMPTS = 3
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "zh": "中文"}
 COMMANDS = ("start", "help", "ask", "models", "profile", "language", "forget", "stats",
             "export")
-
-
-@dataclass
-class Job:
-    chat_id: int
-    chat_type: str
-    user_id: int
-    text: str
-    ui: str
-    reply_to: int | None
-    models: list[str] | None = None
-    profile: str | None = None
 
 
 @dataclass
@@ -86,6 +78,11 @@ class ParallaxBot:
     #: seconds one question may take, delivery included, before the next chat's turn
     job_deadline: float = 600.0
     _served: dict[int, float] = field(default_factory=dict)
+    #: after a restart, a question that was being answered: "resume" (answer it again, in
+    #: the same chat) or "tell" (tell the asker it was interrupted)
+    on_restart: str = "resume"
+    _sealer: Sealer | None = None
+    _enqueue_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -110,6 +107,12 @@ class ParallaxBot:
                 if not self._salt:
                     self._salt = await self._load_key()
         return hmac.new(self._salt, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def sealer(self) -> Sealer:
+        if self._sealer is None:
+            await self.ref("key", 0)  # loads (or creates) the key
+            self._sealer = Sealer(self._salt)
+        return self._sealer
 
     async def _load_key(self) -> bytes:
         path = self.id_key_file
@@ -177,6 +180,8 @@ class ParallaxBot:
                 for chat_id in sorted(self._served, key=self._served.__getitem__)[:1000]:
                     del self._served[chat_id]
             try:
+                if job.job_id is not None:
+                    await self.store.start_job(job.job_id)
                 # one chat must not freeze the others: a job that cannot finish in time (a chat
                 # in a long flood-wait) ends; its answers are already stored
                 async with asyncio.timeout(self.job_deadline):
@@ -199,8 +204,66 @@ class ParallaxBot:
                 self.running = None
                 spent = asyncio.get_running_loop().time() - started
                 self.average_seconds = 0.7 * self.average_seconds + 0.3 * spent
+            # delivered, or ended by one of the errors above; a bot that is stopping (the
+            # task cancelled) never gets here and keeps the job, to resume it at its restart
+            await self._done(job)
+
+    async def _done(self, job: Job) -> None:
+        """The job is over: its row goes (a stopping bot keeps it, to resume it)."""
+        if job.job_id is not None:
+            try:
+                await self.store.delete_job(job.job_id)
+            except Exception as exc:  # a locked database: the restart will find it answered
+                log.error("could not delete a finished job: %s: %s", type(exc).__name__, exc)
+
+    async def recover(self, app: Application) -> None:
+        """At start: the jobs a previous run accepted and did not deliver go back in the
+        queue, the interrupted ones first (or their askers are told, with on_restart =
+        "tell")."""
+        sealer = await self.sealer()
+        interrupted: list[Job] = []
+        for row in await self.store.jobs():
+            try:
+                job = sealer.open(row["sealed"], row["user_ref"], row["chat_ref"])
+            except SealError as exc:
+                log.warning("job %s dropped: %s", row["id"], exc)
+                await self.store.delete_job(row["id"])
+                continue
+            job.job_id, job.question_id = row["id"], row["question_id"]
+            if row["attempts"] >= MAX_ATTEMPTS:
+                log.warning("job %s dropped after %d attempts", row["id"], row["attempts"])
+                await self._tell(app, job, "tg_gave_up")
+                await self.store.delete_job(row["id"])
+            elif job.question_id is None:
+                self.queue.append(job)
+            elif self.on_restart == "tell":
+                await self._tell(app, job, "tg_interrupted")
+                await self.store.set_question_status(job.question_id, "interrupted")
+                await self.store.delete_job(row["id"])
+            else:
+                job.resumed = True
+                interrupted.append(job)
+        self.queue[:0] = interrupted
+        if self.queue:
+            log.info("restart: %d questions back in the queue (%d interrupted)",
+                     len(self.queue), len(interrupted))
+            self._wake.set()
+
+    async def _tell(self, app: Application, job: Job, key: str) -> None:
+        try:
+            await app.bot.send_message(job.chat_id, t(job.ui, key),
+                                       reply_to_message_id=job.reply_to)
+        except Exception as exc:
+            log.warning("chat %s: could not be told (%s)", await self.ref("chat", job.chat_id),
+                        type(exc).__name__)
 
     async def enqueue(self, app: Application, job: Job) -> None:
+        # one at a time: the checks below and the job's place in the queue must not be
+        # interleaved with another update's while the job is being stored
+        async with self._enqueue_lock:
+            await self._enqueue(app, job)
+
+    async def _enqueue(self, app: Application, job: Job) -> None:
         waiting = len(self.queue) + (1 if self.running else 0)
         mine = [j for j in [*self.queue, self.running] if j is not None]
         if any(j.user_id == job.user_id for j in mine):
@@ -213,6 +276,19 @@ class ParallaxBot:
             seconds = int(self.average_seconds * waiting) + 1
             await app.bot.send_message(job.chat_id, t(job.ui, "tg_busy", waiting=waiting,
                                                       seconds=seconds),
+                                       reply_to_message_id=job.reply_to)
+            return
+        user_ref, chat_ref = await self.ref("user", job.user_id), await self.ref("chat",
+                                                                                job.chat_id)
+        try:  # the queue is kept in the database: a restart finds it
+            job.job_id = await self.store.save_job(
+                user_ref=user_ref, chat_ref=chat_ref,
+                sealed=(await self.sealer()).seal(job, user_ref, chat_ref))
+        except sqlite3.Error as exc:
+            log.error("question in chat %s not queued: the database cannot be written (%s): "
+                      "free disk space, or stop the other process that holds it locked",
+                      chat_ref, exc)
+            await app.bot.send_message(job.chat_id, t(job.ui, "tg_storage_error"),
                                        reply_to_message_id=job.reply_to)
             return
         self.queue.append(job)
@@ -245,11 +321,17 @@ class ParallaxBot:
         user_ref, chat_ref = await self.ref("user", job.user_id), await self.ref("chat",
                                                                                 job.chat_id)
 
+        if job.resumed:
+            await pacer.call(lambda: bot.send_message(
+                job.chat_id, t(job.ui, "tg_resumed"), reply_to_message_id=job.reply_to),
+                must=True)
+
         async def produce() -> None:
             try:
                 async for e in self.pipeline.ask(job.text, models=models, profile=profile,
                                                  source="telegram", user_ref=user_ref,
-                                                 chat_ref=chat_ref, ui_language=job.ui):
+                                                 chat_ref=chat_ref, ui_language=job.ui,
+                                                 job_id=job.job_id, resume=job.question_id):
                     events.put_nowait(e)
             finally:
                 events.put_nowait(None)
@@ -615,6 +697,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return  # only the user who asked may confirm
         await query.answer()
         if answer_kind == "yes":
+            # their waiting questions go too, from the queue as from the database
+            svc.queue[:] = [j for j in svc.queue if j.user_id != update.effective_user.id]
             n = await svc.store.forget_user(user_ref)
             text = t(ui, "tg_forget_done", count=n)
         else:
