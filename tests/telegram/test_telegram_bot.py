@@ -691,3 +691,22 @@ async def test_a_full_or_locked_database_is_told_and_the_bot_goes_on(
     assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(USER))  # nothing ran
     await ask_private(h, "What is the capital of France?")  # the bot goes on
     assert any(m.text.startswith("Fake alpha") for m in h.api.sent(USER))
+
+
+async def test_the_bot_api_failing_for_a_while_delays_answers_but_loses_none(
+        harness: Harness) -> None:
+    """Telegram answering 500 to three requests in a row, then one request hanging past the
+    client's timeout: every final answer and the summary still land."""
+    h = harness
+    h.api.fail_500 = 3
+    h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+    await h.until(lambda: h.api.fail_500 == 0, timeout=30)
+    h.api.stall = 1  # hangs 6 s: python-telegram-bot gives up after 5 s (TimedOut)
+    await h.until(lambda: h.summary(USER) is not None, timeout=120)
+    assert [c for c in h.api.calls if c.status == 500]
+    texts = [m.text for m in h.api.sent(USER)]
+    alpha = next(t for t in texts if t.startswith("Fake alpha"))
+    beta = next(t for t in texts if t.startswith("Fake beta"))
+    assert "Paris39 is the capital" in alpha and "🟩 answered" in alpha
+    assert "Lyon39" in beta and "🟩 answered" in beta
+    await h.until(h.idle)

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.frontends.telegram.render import plain
 
@@ -32,6 +32,9 @@ EDIT_INTERVAL = 1.5
 MIN_NEW_CHARS = 12
 #: a group's messages per minute, sends and edits together
 GROUP_PER_MINUTE = 20
+#: the longest wait between two tries of a request that must land, while Telegram answers
+#: 5xx or times out (1, 2, 4 … seconds; the job's deadline bounds the whole)
+MAX_BACKOFF = 30.0
 
 
 def _seconds(retry_after: int | float | timedelta) -> float:
@@ -74,6 +77,7 @@ class ChatPacer:
 
     async def call(self, fn: Callable[[], Awaitable[T]], *, must: bool) -> T | None:
         """Run one request within the budget. ``must``: wait and retry until it lands."""
+        failures = 0
         while True:
             wait = self.wait_time()
             if wait > 0:
@@ -89,10 +93,16 @@ class ChatPacer:
                 log.info("RetryAfter %.1f s: every edit in this chat waits", self.wait_time())
                 if not must:
                     return None
-            except TimedOut:
+            except NetworkError as exc:
+                # Telegram answering 5xx, a timeout, the connection down (TimedOut is one):
+                # for a while, usually; what must land is tried again, less and less often
                 if not must:
                     return None
-                await asyncio.sleep(1.0)
+                failures += 1
+                delay = min(MAX_BACKOFF, 2.0 ** (failures - 1))
+                log.warning("Telegram request failed (%s: %s); trying again in %g s",
+                            type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
             except Forbidden as exc:
                 raise ChatGone(str(exc)) from exc
             except BadRequest as exc:
