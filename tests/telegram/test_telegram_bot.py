@@ -131,6 +131,29 @@ async def test_group_admins_set_models_others_cannot(harness: Harness) -> None:
     h.api.send_text(GROUP, USER, "/ask What is the capital of France?", chat_type="group")
     await h.until(lambda: h.summary(GROUP) is not None)
     assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(GROUP))
+    # the group's settings are keyed by its reference, never its Telegram id
+    scopes = [r[0] for r in sqlite3.connect(h.pipeline.settings.database).execute(
+        "SELECT scope FROM settings")]
+    assert scopes and not any(str(GROUP) in sc or str(abs(GROUP)) in sc for sc in scopes)
+
+
+async def test_group_settings_kept_under_a_raw_id_move_to_the_reference(
+        tmp_path: Path) -> None:
+    from bot.store import Store
+
+    store = await Store.open(tmp_path / "tg.sqlite3")  # as an older version left it
+    await store.set_setting(f"chat:{GROUP}", "models", json.dumps(["beta"]))
+    await store.close()
+    h = await start_harness(tmp_path)
+    try:
+        h.api.send_text(GROUP, USER, "/ask What is the capital of France?", chat_type="group")
+        await h.until(lambda: h.summary(GROUP) is not None)
+        assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(GROUP))
+        scopes = [r[0] for r in sqlite3.connect(tmp_path / "tg.sqlite3").execute(
+            "SELECT scope FROM settings")]
+        assert len(scopes) == 1 and str(abs(GROUP)) not in scopes[0]
+    finally:
+        await stop_harness(h)
 
 
 async def test_forget_removes_the_users_rows(harness: Harness) -> None:
@@ -710,3 +733,27 @@ async def test_the_bot_api_failing_for_a_while_delays_answers_but_loses_none(
     assert "Paris39 is the capital" in alpha and "🟩 answered" in alpha
     assert "Lyon39" in beta and "🟩 answered" in beta
     await h.until(h.idle)
+
+
+async def test_model_errors_never_show_paths_or_server_urls(tmp_path: Path) -> None:
+    backends = {
+        "ok": fake(chunks=["Paris ", "is ", "the ", "capital."]),
+        "gone": fake(fail_load="model 'gone': llama.cpp could not load /srv/parallax/models/"
+                               "gone.gguf: bad magic. Fix: parallax models pull gone"),
+        "far": fake(fail="model 'far': cannot reach http://10.1.2.3:8080/v1 (ConnectError)"),
+    }
+    h = await start_harness(tmp_path, backends)
+    try:
+        await ask_private(h, "What is the capital of France?")
+        texts = [m.text for m in h.api.sent(USER)]
+        shown = "\n".join(texts)
+        assert "could not load" in shown and "cannot reach" in shown  # what happened, said
+        for secret in ("/srv", "parallax/models", "gone.gguf", "http://", "10.1.2.3",
+                       "models pull"):
+            assert secret not in shown, secret
+        # the operator still has the whole message, in the database
+        errors = [r[0] for r in sqlite3.connect(tmp_path / "tg.sqlite3").execute(
+            "SELECT error FROM answers WHERE error IS NOT NULL")]
+        assert any("/srv/parallax/models/gone.gguf" in e for e in errors)
+    finally:
+        await stop_harness(h)

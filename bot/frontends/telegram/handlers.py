@@ -108,6 +108,21 @@ class ParallaxBot:
                     self._salt = await self._load_key()
         return hmac.new(self._salt, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:32]
 
+    async def chat_scope(self, chat_id: int) -> str:
+        """A group's settings scope: its reference, never its Telegram id."""
+        return f"chat:{await self.ref('chat', chat_id)}"
+
+    async def rekey_chat_settings(self) -> int:
+        """Settings stored by older versions under a group's raw Telegram id move to its
+        reference (at start); returns how many groups moved."""
+        moved = 0
+        for scope in await self.store.setting_scopes("chat:"):
+            raw = scope.removeprefix("chat:")
+            if raw.lstrip("-").isdigit():
+                await self.store.move_scope(scope, await self.chat_scope(int(raw)))
+                moved += 1
+        return moved
+
     async def sealer(self) -> Sealer:
         if self._sealer is None:
             await self.ref("key", 0)  # loads (or creates) the key
@@ -220,6 +235,8 @@ class ParallaxBot:
         """At start: the jobs a previous run accepted and did not deliver go back in the
         queue, the interrupted ones first (or their askers are told, with on_restart =
         "tell")."""
+        if moved := await self.rekey_chat_settings():
+            log.info("settings of %d groups now keyed by their references", moved)
         sealer = await self.sealer()
         interrupted: list[Job] = []
         for row in await self.store.jobs():
@@ -305,7 +322,7 @@ class ParallaxBot:
         lives: dict[str, LiveMessage] = {}
         texts: dict[str, str] = {}
         typing = asyncio.create_task(self._typing(app, job.chat_id))
-        chat_scope = f"chat:{job.chat_id}"
+        chat_scope = await self.chat_scope(job.chat_id)
         models = job.models
         profile = job.profile
         if job.chat_type != ChatType.PRIVATE:
@@ -514,7 +531,7 @@ async def cmd_models(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     chat = update.effective_chat
     assert chat is not None and update.effective_message is not None
     args = context.args or []
-    scope = f"chat:{chat.id}" if chat.type != ChatType.PRIVATE else None
+    scope = await svc.chat_scope(chat.id) if chat.type != ChatType.PRIVATE else None
     if args and scope:
         if not await _is_admin(update, context):
             await _reply(update, context, t(ui, "tg_admins_only"))
@@ -546,7 +563,7 @@ async def cmd_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     ui = await svc.ui_language(update)
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None and update.effective_message is not None
-    scope = (f"chat:{chat.id}" if chat.type != ChatType.PRIVATE
+    scope = (await svc.chat_scope(chat.id) if chat.type != ChatType.PRIVATE
              else f"user:{await svc.ref('user', user.id)}")
     names = svc.pipeline.prompts.profile_names()
     args = context.args or []

@@ -50,6 +50,19 @@ def stats_line(lang: str, a: Answer) -> str:
     return " · ".join(bits)
 
 
+#: what a model's error may not show people in a chat: URLs (a server's address) and file
+#: paths (where Parallax is installed); the operator reads them in the log and the database
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_PATH = re.compile(r"(?<![\w.:/~])~?/(?:[^\s/'\",;:()]+/)*[^\s/'\",;:()]+")
+
+
+def public_error(error: str) -> str:
+    """A model's error as Telegram users see it: what happened, without the server URLs and
+    file paths it names, nor the operator's fix ("Fix: parallax models pull …")."""
+    text = error.split(" Fix:", 1)[0]
+    return _PATH.sub("…", _URL.sub("…", text)).strip()
+
+
 def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None = None,
                    *, streaming: bool = False) -> str:
     """One model's message: header, the answer so far (escaped), then verdict and figures."""
@@ -61,7 +74,7 @@ def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None
         footer = " · ".join(x for x in (verdict_label(lang, answer.verdict),
                                         stats_line(lang, answer)) if x)
         if answer.error:
-            parts.append(f"\n⚠️ <i>{esc(answer.error[:300])}</i>")
+            parts.append(f"\n⚠️ <i>{esc(public_error(answer.error)[:300])}</i>")
         if answer.thinking == "":
             parts.append(f"<i>{esc(t(lang, 'tg_empty_think'))}</i>")
         parts.append(f"\n{footer}")
@@ -76,7 +89,7 @@ def summary_message(lang: str, question: str, answers: list[Answer]) -> str:
                 f"({esc(a.model.organisation)} {a.model.flag}): {verdict}")
         reason = a.reasons[0] if a.reasons else None
         if a.error:
-            line += f" — <i>{esc(a.error[:120])}</i>"
+            line += f" — <i>{esc(public_error(a.error)[:120])}</i>"
         elif reason and a.verdict in ("refused", "evasive", "degenerate"):
             key = "signal_" + reason["signal"]
             signal = t(lang, key) if _has(lang, key) else reason["signal"].replace("_", " ")
