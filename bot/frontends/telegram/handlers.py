@@ -39,6 +39,7 @@ from bot.pipeline import (
 from bot.store import StorageError
 
 from .jobs import Job, Sealer, SealError
+from .notices import Notice, Notices
 from .render import BODY_LIMIT, answer_message, esc, fit, html_pieces, summary_message
 from .throttle import GROUP_PER_MINUTE, ChatGone, ChatPacer, LiveMessage, RateLimit
 
@@ -83,6 +84,7 @@ class ParallaxBot:
     on_restart: str = "resume"
     _sealer: Sealer | None = None
     _enqueue_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    notices: Notices = field(default_factory=Notices)
 
     def first_press(self, chat_id: int, message_id: int, data: str) -> bool:
         """True the first time a button of a message is pressed (the last 10,000 kept)."""
@@ -173,6 +175,7 @@ class ParallaxBot:
             self.worker = asyncio.create_task(self._work(app), name="parallax-worker")
 
     async def stop_worker(self) -> None:
+        await self.notices.close()
         if self.worker is not None:
             self.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -207,9 +210,7 @@ class ParallaxBot:
             except StorageError as exc:
                 log.error("question in chat %s not asked: %s", await self.ref("chat", job.chat_id),
                           exc)
-                with contextlib.suppress(Exception):
-                    await app.bot.send_message(job.chat_id, t(job.ui, "tg_storage_error"),
-                                               reply_to_message_id=job.reply_to)
+                self.notify(app, job, "tg_storage_error")
             except ChatGone as exc:  # chats are named by their reference, never their id
                 log.warning("chat %s is gone (%s): its answers are dropped",
                             await self.ref("chat", job.chat_id), type(exc).__name__)
@@ -249,12 +250,12 @@ class ParallaxBot:
             job.job_id, job.question_id = row["id"], row["question_id"]
             if row["attempts"] >= MAX_ATTEMPTS:
                 log.warning("job %s dropped after %d attempts", row["id"], row["attempts"])
-                await self._tell(app, job, "tg_gave_up")
+                self.notify(app, job, "tg_gave_up")
                 await self.store.delete_job(row["id"])
             elif job.question_id is None:
                 self.queue.append(job)
             elif self.on_restart == "tell":
-                await self._tell(app, job, "tg_interrupted")
+                self.notify(app, job, "tg_interrupted")
                 await self.store.set_question_status(job.question_id, "interrupted")
                 await self.store.delete_job(row["id"])
             else:
@@ -265,14 +266,6 @@ class ParallaxBot:
             log.info("restart: %d questions back in the queue (%d interrupted)",
                      len(self.queue), len(interrupted))
             self._wake.set()
-
-    async def _tell(self, app: Application, job: Job, key: str) -> None:
-        try:
-            await app.bot.send_message(job.chat_id, t(job.ui, key),
-                                       reply_to_message_id=job.reply_to)
-        except Exception as exc:
-            log.warning("chat %s: could not be told (%s)", await self.ref("chat", job.chat_id),
-                        type(exc).__name__)
 
     async def enqueue(self, app: Application, job: Job) -> None:
         # one at a time: the checks below and the job's place in the queue must not be
@@ -285,15 +278,12 @@ class ParallaxBot:
         mine = [j for j in [*self.queue, self.running] if j is not None]
         if any(j.user_id == job.user_id for j in mine):
             # fairness: one running or waiting question a person
-            await app.bot.send_message(job.chat_id, t(job.ui, "tg_one_waiting"),
-                                       reply_to_message_id=job.reply_to)
+            self.notify(app, job, "tg_one_waiting")
             return
         if (len(self.queue) >= self.queue_limit
                 or sum(j.chat_id == job.chat_id for j in self.queue) >= PER_CHAT_WAITING):
             seconds = int(self.average_seconds * waiting) + 1
-            await app.bot.send_message(job.chat_id, t(job.ui, "tg_busy", waiting=waiting,
-                                                      seconds=seconds),
-                                       reply_to_message_id=job.reply_to)
+            self.notify(app, job, "tg_busy", waiting=waiting, seconds=seconds)
             return
         user_ref, chat_ref = await self.ref("user", job.user_id), await self.ref("chat",
                                                                                 job.chat_id)
@@ -305,15 +295,18 @@ class ParallaxBot:
             log.error("question in chat %s not queued: the database cannot be written (%s): "
                       "free disk space, or stop the other process that holds it locked",
                       chat_ref, exc)
-            await app.bot.send_message(job.chat_id, t(job.ui, "tg_storage_error"),
-                                       reply_to_message_id=job.reply_to)
+            self.notify(app, job, "tg_storage_error")
             return
         self.queue.append(job)
         if waiting:
-            await app.bot.send_message(job.chat_id, t(job.ui, "tg_queued",
-                                                      position=waiting + 1),
-                                       reply_to_message_id=job.reply_to)
+            self.notify(app, job, "tg_queued", position=waiting + 1)
         self._wake.set()
+
+    def notify(self, app: Application, job: Job, key: str, **values: object) -> None:
+        """Tell the asker what became of their question, within the chat's budget, without
+        waiting for it (bot/frontends/telegram/notices.py)."""
+        self.notices.tell(app.bot, job.chat_id, self.pacer(job.chat_id, job.chat_type),
+                          Notice(key, job.ui, job.reply_to, values))
 
     # -- one question -------------------------------------------------------------------------
     async def answer(self, app: Application, job: Job) -> None:
