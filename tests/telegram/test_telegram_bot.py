@@ -364,7 +364,7 @@ async def test_buttons_show_thinking_and_ask_the_translation(tmp_path: Path) -> 
         assert (f"au bout de {days} jours" in start if days > 0
                 else "Rien n'est effacé" in start)
         for stored in ("votre question", "réponses des modèles", "verdict erroné",
-                       "référence anonyme", "identifiant Telegram"):
+                       "référence anonyme", "identifiant Telegram", "gardée chiffrée"):
             assert stored in start
     finally:
         await stop_harness(h)
