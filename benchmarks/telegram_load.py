@@ -143,11 +143,11 @@ async def main() -> int:
         number = int(re.search(r"\d+", text).group())  # type: ignore[union-attr]
         sent_at[number], chat_of[number] = time.monotonic(), chat
         if n % 50 == 0:
-            say(f"  {n} sent, {len(svc.queue)} waiting, rss {rss_mb():.0f} MB")
+            say(f"  {n} sent, {len(svc.jobs.queue)} waiting, rss {rss_mb():.0f} MB")
     rss_loaded = rss_mb()
 
     def idle() -> bool:
-        return svc.running is None and not svc.queue and svc.notices.idle
+        return svc.jobs.idle
 
     deadline = time.monotonic() + args.drain
     while time.monotonic() < deadline and not idle():  # noqa: ASYNC110 (polls the bot)

@@ -49,7 +49,7 @@ class Harness:
 
     def idle(self) -> bool:
         svc = self.app.bot_data["parallax"]  # type: ignore[attr-defined]
-        return svc.running is None and not svc.queue
+        return svc.jobs.running is None and not svc.jobs.queue
 
 
 async def start_harness(tmp_path: Path, backends: dict[str, FakeBackend] | None = None,

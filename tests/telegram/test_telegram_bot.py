@@ -645,7 +645,7 @@ async def test_one_user_flooding_commands_is_told_once_then_ignored(harness: Har
 async def test_a_chat_in_a_long_flood_wait_does_not_freeze_the_others(tmp_path: Path) -> None:
     h = await start_harness(tmp_path)
     svc = h.app.bot_data["parallax"]  # type: ignore[attr-defined]
-    svc.job_deadline = 15.0  # a normal answer here takes about 5 s
+    svc.jobs.job_deadline = 15.0  # a normal answer here takes about 5 s
     try:
         h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
         await h.until(lambda: len(h.api.sent(USER)) > 0)

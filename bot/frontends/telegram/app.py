@@ -22,7 +22,9 @@ from bot.catalog import UnknownModelError
 from bot.config import Settings
 from bot.pipeline import Pipeline
 
-from . import handlers as h
+from . import buttons, commands
+from .queue import JobQueue
+from .service import CONTEXT_TYPES, ParallaxBot
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +80,20 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
     protect_logs(token)
     # model text is never a link preview, whichever message carries it
     builder = ApplicationBuilder().token(token).concurrent_updates(True).defaults(
-        Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True))).context_types(
+        CONTEXT_TYPES)
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.replace("/bot", "/file/bot", 1))
-    service = h.ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
-                            queue_limit=settings.queue_limit,
-                            id_key_file=settings.resolved_id_key_file,
+    service = ParallaxBot(pipeline=pipeline, operators=frozenset(settings.operators),
+                          id_key_file=settings.resolved_id_key_file)
+    service.jobs = JobQueue(service, queue_limit=settings.queue_limit,
                             on_restart=settings.telegram_on_restart)
 
     async def post_init(app: Application) -> None:
-        await service.recover(app)  # the questions a previous run accepted and did not deliver
-        service.start_worker(app)
-        await h.register_commands(app)
+        await service.jobs.recover(app)  # what a previous run accepted and did not deliver
+        service.jobs.start_worker(app)
+        await commands.register_commands(app)
         # the models load in the background, each in its own process: the bot answers
         # /start and /help at once, and a question asked meanwhile waits for its models
         app.bot_data["warming"] = asyncio.create_task(warm(pipeline, settings),
@@ -105,23 +108,18 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
                 task.cancel()
 
     async def post_shutdown(_app: Application) -> None:
-        await service.stop_worker()
+        await service.jobs.stop_worker()
 
     app = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
     app.bot_data["parallax"] = service
     # new messages only: editing a question must not ask it again
     new = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("start", h.cmd_start, filters=new))
-    app.add_handler(CommandHandler("help", h.cmd_help, filters=new))
-    app.add_handler(CommandHandler("ask", h.cmd_ask, filters=new))
-    app.add_handler(CommandHandler("models", h.cmd_models, filters=new))
-    app.add_handler(CommandHandler("profile", h.cmd_profile, filters=new))
-    app.add_handler(CommandHandler("language", h.cmd_language, filters=new))
-    app.add_handler(CommandHandler("forget", h.cmd_forget, filters=new))
-    app.add_handler(CommandHandler("stats", h.cmd_stats, filters=new))
-    app.add_handler(CommandHandler("export", h.cmd_export, filters=new))
-    app.add_handler(CallbackQueryHandler(h.on_button))
-    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, h.on_text))
+    for name in commands.COMMANDS:
+        app.add_handler(CommandHandler(name, getattr(commands, f"cmd_{name}"), filters=new))
+    for pattern, handler in buttons.PATTERNS:
+        app.add_handler(CallbackQueryHandler(handler, pattern=pattern))
+    app.add_handler(CallbackQueryHandler(buttons.on_unknown))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, commands.on_text))
     app.add_error_handler(_on_error)
     return app
 
