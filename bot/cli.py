@@ -229,6 +229,59 @@ def models_list(obj: _Ctx, verify: bool) -> None:
                       f"{spec.licence}" + (f" · {size}" if size else ""))
 
 
+@models.command("check")
+@click.argument("ids", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def models_check(obj: _Ctx, ids: tuple[str, ...], as_json: bool) -> None:
+    """Load each model and generate a few tokens: status, load time, first token, speed.
+
+    Every model of the manifest (or IDS); the exit code is 1 if a default model cannot answer."""
+    settings = obj.settings()
+    catalog = _catalog(settings)
+    try:
+        specs = catalog.select(list(ids)) if ids else list(catalog.models)
+        defaults = {s.id for s in catalog.select(list(settings.models) or None)}
+    except UnknownModelError as exc:
+        _fail(str(exc))
+
+    async def run() -> list[Any]:
+        pipeline = await _open_pipeline(settings)
+        async with pipeline:
+            results = []
+            for spec in specs:  # one at a time: each gets every core, as a question would
+                if not as_json:
+                    click.echo(f"checking {spec.id} …", err=True)
+                results.append(await pipeline.check(spec))
+            return results
+
+    results = asyncio.run(run())
+    failed = sorted(r.model.id for r in results if not r.ok and r.model.id in defaults)
+    if as_json:
+        click.echo(json.dumps({"models": [r.to_json() for r in results],
+                               "unusable_defaults": failed}, ensure_ascii=False))
+    else:
+        console = _console()
+
+        def secs(x: float | None) -> str:
+            return "" if x is None else f"{x:.2f} s"
+
+        table = Table(title="Model check")
+        for col in ("model", "default", "status", "load", "first token", "tok/s", "error"):
+            table.add_column(col, no_wrap=col not in ("error",),
+                             overflow="fold" if col == "error" else "ellipsis")
+        for r in results:
+            status = "[green]ok[/]" if r.ok else "[red]unusable[/]"
+            table.add_row(r.model.id, "yes" if r.model.id in defaults else "", status,
+                          secs(r.load_seconds), secs(r.first_token_seconds),
+                          "" if r.tokens_per_second is None else f"{r.tokens_per_second:.0f}",
+                          r.error or "")
+        console.print(table)
+        if failed:
+            console.print(f"[red]Default models that cannot answer:[/] {', '.join(failed)}")
+    sys.exit(1 if failed else 0)
+
+
 @models.command("pull")
 @click.argument("ids", nargs=-1)
 @click.option("--all", "pull_all", is_flag=True, help="Every model of the manifest.")

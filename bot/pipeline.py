@@ -122,6 +122,27 @@ class Judged:
                 "answers": [a.to_json() for a in self.answers]}
 
 
+@dataclass(frozen=True)
+class ModelCheck:
+    """Whether a model can answer now (``parallax models check``)."""
+
+    model: ModelSpec
+    ok: bool
+    load_seconds: float | None = None
+    first_token_seconds: float | None = None
+    tokens_per_second: float | None = None
+    completion_tokens: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model.id, "ok": self.ok, "default": self.model.default,
+                "backend": "remote" if self.model.is_remote else "local",
+                "load_seconds": _round(self.load_seconds),
+                "first_token_seconds": _round(self.first_token_seconds),
+                "tokens_per_second": _round(self.tokens_per_second),
+                "completion_tokens": self.completion_tokens, "error": self.error}
+
+
 Event = Accepted | Rejected | AnswerStarted | Token | AnswerFinished | Judged
 BackendFactory = Callable[[ModelSpec], Backend]
 _DONE = object()
@@ -194,6 +215,30 @@ class Pipeline:
             return None
         results = await asyncio.gather(*(one(s) for s in specs))
         return {s.id: r for s, r in zip(specs, results, strict=True)}
+
+    async def check(self, spec: ModelSpec, question: str = "Say hello.",
+                    max_tokens: int = 8) -> ModelCheck:
+        """Load the model (a local one in its worker; a remote one is reached) and generate a
+        few tokens through the path every question takes; nothing is stored."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds or spec.timeout_seconds):
+                await self.backend(spec).load()
+        except TimeoutError:
+            return ModelCheck(spec, False, error=f"loading took more than "
+                                                 f"{spec.timeout_seconds:g} s")
+        except (BackendError, ModelFileError) as exc:
+            return ModelCheck(spec, False, error=str(exc))
+        load_seconds = loop.time() - started
+        answer = Answer(model=spec, profile="bare")
+        await self._run_one(answer, question, detect(question), self.prompts.profile("bare"),
+                            self.settings.resolved_threads, asyncio.Queue(),
+                            max_tokens=max_tokens)
+        ok = answer.error is None and bool(answer.completion_tokens)
+        return ModelCheck(spec, ok, load_seconds, answer.first_token_seconds,
+                          answer.tokens_per_second, answer.completion_tokens,
+                          answer.error or (None if ok else "no token generated"))
 
     async def _preload(self, spec: ModelSpec) -> None:
         with contextlib.suppress(Exception):  # the model's own turn reports the error
@@ -310,7 +355,8 @@ class Pipeline:
             "or stop the other process that holds it locked, then ask again")
 
     async def _run_one(self, answer: Answer, text: str, language: Language, prof: Profile,
-                       threads: int, queue: asyncio.Queue[object]) -> None:
+                       threads: int, queue: asyncio.Queue[object],
+                       max_tokens: int | None = None) -> None:
         spec = answer.model
         queue.put_nowait(AnswerStarted(spec))
         loop = asyncio.get_running_loop()
@@ -323,7 +369,7 @@ class Pipeline:
                 backend = self.backend(spec)
                 await backend.load()
                 request, answer.truncated = await self._request(backend, spec, text, language,
-                                                                prof, threads)
+                                                                prof, threads, max_tokens)
                 started = loop.time()
                 stream = backend.stream(request, usage)
                 async with contextlib.aclosing(stream):  # type: ignore[type-var]
@@ -356,9 +402,10 @@ class Pipeline:
             queue.put_nowait(AnswerFinished(answer))
 
     async def _request(self, backend: Backend, spec: ModelSpec, text: str, language: Language,
-                       prof: Profile, threads: int) -> tuple[Request, bool]:
+                       prof: Profile, threads: int,
+                       max_tokens: int | None = None) -> tuple[Request, bool]:
         """Build the request, cutting the question so prompt + answer fit the context."""
-        max_tokens = self.settings.max_tokens or spec.max_tokens
+        max_tokens = max_tokens or self.settings.max_tokens or spec.max_tokens
         system = prof.system_for(language.code)
         template = self.prompts.template(spec.template_name) if spec.template_name else None
         fixed = await backend.count_tokens(system) if system else 0

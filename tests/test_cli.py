@@ -89,3 +89,31 @@ def test_models_list_and_export(env: dict[str, str]) -> None:
 def test_bot_without_a_token_explains_how_to_get_one(env: dict[str, str]) -> None:
     res = run({**env, "TELEGRAM_BOT_TOKEN": ""}, "bot")
     assert res.exit_code == 2 and "@BotFather" in res.output
+
+
+def test_models_check_loads_and_generates_and_fails_on_an_unusable_default(
+        tiny_gguf: tuple[Path, str], tmp_path: Path, env: dict[str, str]) -> None:
+    res = run(env, "models", "check", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert [m["model"] for m in out["models"]] == ["tiny-a", "tiny-b"]
+    for m in out["models"]:
+        assert m["ok"] and m["backend"] == "local" and m["completion_tokens"] == 8
+        assert m["load_seconds"] > 0 and m["first_token_seconds"] is not None
+    # a default model whose file is missing: unusable, named, exit code 1
+    manifest = Path(env["PARALLAX_MANIFEST"])
+    manifest.write_text(manifest.read_text() + tiny_manifest(
+        tmp_path / "gone.gguf", "0" * 64, model_id="gone"))
+    res = run(env, "models", "check")
+    assert res.exit_code == 1
+    assert "gone" in res.output and "unusable" in res.output and "ok" in res.output
+    assert "Default models that cannot answer: gone" in " ".join(res.output.split())
+    # a model that is not a default does not fail the check
+    base = manifest.read_text().split("\n[[models]]\nid = \"gone\"")[0]
+    manifest.write_text(base + tiny_manifest(tmp_path / "gone.gguf", "0" * 64,
+                                             model_id="gone").replace("default = true",
+                                                                      "default = false"))
+    res = run(env, "models", "check", "--json")
+    out = json.loads(res.output)
+    assert res.exit_code == 0 and out["unusable_defaults"] == []
+    assert [m["ok"] for m in out["models"]] == [True, True, False]
