@@ -51,6 +51,19 @@ class PypiPart:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One OpenAI-compatible server that serves a remote model."""
+
+    base_url: str  # http://host:port/v1
+    model: str  # the model's name on that server
+    api_key_env: str = ""  # the environment variable holding its API key (never the key)
+    connect_timeout: float = 10.0
+    #: seconds without a byte before the endpoint counts as failed (0: no limit; the model's
+    #: timeout_seconds still bounds the whole answer)
+    read_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
 class Source:
     kind: SourceKind
     parts: tuple[PypiPart, ...] = ()
@@ -58,9 +71,11 @@ class Source:
     filename: str = ""  # hf
     revision: str = ""  # hf
     path: str = ""  # path
-    base_url: str = ""  # remote
+    base_url: str = ""  # remote: the first endpoint's
     model: str = ""  # remote: the server's model name
     api_key_env: str = ""  # remote
+    #: remote: every server that serves the model, tried least busy first, with failover
+    endpoints: tuple[Endpoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,10 @@ class Catalog:
     def defaults(self) -> list[ModelSpec]:
         return [m for m in self.models if m.default] or list(self.models)
 
+    def with_models(self, extra: list[ModelSpec]) -> Catalog:
+        """This catalog and ``extra`` (one-off models, e.g. ``parallax ask --remote``)."""
+        return Catalog(self.models + tuple(extra), self.path)
+
     def select(self, ids: list[str] | tuple[str, ...] | None) -> list[ModelSpec]:
         """The specs for ``ids`` (in that order, duplicates dropped), or the defaults."""
         if not ids:
@@ -139,6 +158,23 @@ class Catalog:
         for model_id in ids:
             seen.setdefault(model_id, self.get(model_id))
         return list(seen.values())
+
+
+def remote_spec(base_url: str, model: str, taken: set[str]) -> ModelSpec:
+    """A one-off model on an OpenAI-compatible server (``parallax ask --remote URL#NAME``)."""
+    from urllib.parse import urlparse
+
+    base_url = base_url.rstrip("/")
+    stem = re.sub(r"[^a-z0-9._-]+", "-", model.lower()).strip("-._") or "remote"
+    model_id, n = stem, 2
+    while model_id in taken:
+        model_id, n = f"{stem}-{n}", n + 1
+    host = urlparse(base_url).netloc or base_url
+    return ModelSpec(id=model_id, name=f"{model} @ {host}", organisation=host, country="",
+                     family="", licence="", source=Source(
+                         "remote", base_url=base_url, model=model,
+                         endpoints=(Endpoint(base_url, model),)),
+                     max_tokens=256, timeout_seconds=300.0)
 
 
 def _source(entry_id: str, raw: dict) -> Source:
@@ -172,11 +208,32 @@ def _source(entry_id: str, raw: dict) -> Source:
             raise ManifestError(f"{where} kind 'path' needs 'path'")
         return Source("path", path=str(raw["path"]))
     if kind == "remote":
-        if not raw.get("base_url"):
-            raise ManifestError(f"{where} kind 'remote' needs 'base_url' (e.g. http://host:8080/v1)")
-        return Source("remote", base_url=str(raw["base_url"]).rstrip("/"),
-                      model=str(raw.get("model", entry_id)),
-                      api_key_env=str(raw.get("api_key_env", "")))
+        listed = raw.get("endpoints")
+        if listed is None:
+            if not raw.get("base_url"):
+                raise ManifestError(f"{where} kind 'remote' needs 'base_url' (e.g. "
+                                    f"http://host:8080/v1) or 'endpoints'")
+            listed = [{}]
+        if not isinstance(listed, list) or not listed:
+            raise ManifestError(f"{where} 'endpoints' must be a list of tables such as "
+                                f"{{ base_url = \"http://host:8080/v1\" }}")
+        endpoints = []
+        for k, e in enumerate(listed, 1):
+            e = {**{key: raw[key] for key in ("base_url", "model", "api_key_env",
+                                               "connect_timeout", "read_timeout") if key in raw},
+                 **e}
+            if not e.get("base_url"):
+                raise ManifestError(f"{where} endpoint {k} needs 'base_url'")
+            try:
+                endpoints.append(Endpoint(
+                    str(e["base_url"]).rstrip("/"), str(e.get("model", entry_id)),
+                    str(e.get("api_key_env", "")), float(e.get("connect_timeout", 10.0)),
+                    float(e.get("read_timeout", 0.0))))
+            except (TypeError, ValueError):
+                raise ManifestError(f"{where} endpoint {k}: timeouts must be numbers") from None
+        first = endpoints[0]
+        return Source("remote", base_url=first.base_url, model=first.model,
+                      api_key_env=first.api_key_env, endpoints=tuple(endpoints))
     raise ManifestError(f"{where} 'kind' must be one of pypi, hf, path, remote (got {kind!r})")
 
 

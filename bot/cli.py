@@ -60,13 +60,39 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None, schedule: str 
 
 
 # -- ask / chat -----------------------------------------------------------------------------
-async def _open_pipeline(settings: Settings):
+async def _open_pipeline(settings: Settings, catalog: Any = None):
     from bot.pipeline import Pipeline
 
     try:
-        return await Pipeline.open(settings)
+        return await Pipeline.open(settings, catalog=catalog)
     except ManifestError as exc:
         _fail(str(exc))
+
+
+async def _with_remotes(settings: Settings, remotes: tuple[str, ...]) -> tuple[Any, list[str]]:
+    """The manifest's catalog with the ``--remote`` models added, and their ids."""
+    from bot.backends.base import BackendError
+    from bot.backends.remote import served_models
+    from bot.catalog import remote_spec
+
+    catalog = _catalog(settings)
+    extra = []
+    for item in remotes:
+        url, _, name = item.partition("#")
+        if not url.startswith(("http://", "https://")):
+            _fail(f"--remote {item!r}: give the server's base URL, e.g. http://host:8080/v1")
+        if not name:
+            try:
+                names = await served_models(url)
+            except BackendError as exc:
+                _fail(f"--remote {url}: cannot list its models ({exc}); name one with "
+                      f"{url}#NAME")
+            if not names:
+                _fail(f"--remote {url}: the server lists no model; name one with {url}#NAME")
+            name = names[0]
+        taken = {m.id for m in catalog.models} | {m.id for m in extra}
+        extra.append(remote_spec(url, name, taken))
+    return catalog.with_models(extra), [m.id for m in extra]
 
 
 @cli.command()
@@ -74,9 +100,12 @@ async def _open_pipeline(settings: Settings):
 @click.option("-m", "--model", "models", multiple=True, help="Model id (repeatable).")
 @click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--remote", "remotes", multiple=True, metavar="URL[#NAME]",
+              help="Also ask the model served at an OpenAI-compatible URL (repeatable; "
+                   "the name is read from URL/models unless #NAME picks one).")
 @click.pass_obj
 def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: str | None,
-        as_json: bool) -> None:
+        as_json: bool, remotes: tuple[str, ...]) -> None:
     """Ask QUESTION to several models and show their answers side by side."""
     from bot.frontends.terminal import ask_and_render, ask_json, dumps
     from bot.pipeline import Rejected
@@ -84,9 +113,16 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
     text = " ".join(question)
     if text.strip() == "-":
         text = sys.stdin.read()
+    settings = obj.settings()
 
     async def run() -> int:
-        pipeline = await _open_pipeline(obj.settings())
+        nonlocal models
+        catalog = None
+        if remotes:
+            catalog, extra = await _with_remotes(settings, remotes)
+            base = list(models) or [s.id for s in catalog.select(list(settings.models) or None)]
+            models = (*base, *extra)
+        pipeline = await _open_pipeline(settings, catalog)
         async with pipeline:
             if as_json:
                 result, ok = await ask_json(pipeline, text, models=models or None,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.backends.base import Backend, BackendError, Request, Usage
+from bot.backends.base import RESTART, Backend, BackendError, Request, Usage
 from bot.catalog import Catalog, ModelSpec, UnknownModelError, load_catalog
 from bot.config import Settings
 from bot.fetch import ModelFileError
@@ -59,6 +59,10 @@ class Answer:
     score: float | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
     answer_id: int | None = None
+    #: the server that answered (remote models) and whether another one failed first
+    endpoint: str | None = None
+    retried: bool = False
+    finish_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +73,10 @@ class Answer:
             "first_token_seconds": _round(self.first_token_seconds),
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             "tokens_per_second": _round(self.tokens_per_second), "truncated": self.truncated,
-            "error": self.error,
+            "error": self.error, "backend": "remote" if self.model.is_remote else "local",
+            **({"endpoint": self.endpoint, "retried": self.retried}
+               if self.model.is_remote else {}),
+            "finish_reason": self.finish_reason,
         }
 
 
@@ -101,6 +108,9 @@ class Token:
     model_id: str
     text: str  # visible text added
     thinking: str = ""  # thinking text added
+    #: everything this model streamed so far is void: its answer starts again here (a remote
+    #: endpoint failed mid-answer and another one answers)
+    restart: bool = False
 
 
 @dataclass(frozen=True)
@@ -374,6 +384,11 @@ class Pipeline:
                 stream = backend.stream(request, usage)
                 async with contextlib.aclosing(stream):  # type: ignore[type-var]
                     async for chunk in stream:
+                        if chunk is RESTART:
+                            splitter = ThinkSplitter()
+                            first = None
+                            queue.put_nowait(Token(spec.id, "", "", restart=True))
+                            continue
                         if first is None:
                             first = loop.time()
                         visible, thinking = splitter.feed(chunk)
@@ -397,6 +412,8 @@ class Pipeline:
                 answer.first_token_seconds = None if first is None else first - started
             answer.prompt_tokens = usage.prompt_tokens or None
             answer.completion_tokens = usage.completion_tokens or None
+            answer.endpoint, answer.retried = usage.endpoint or None, usage.retried
+            answer.finish_reason = usage.finish_reason or None
             if first is not None and usage.completion_tokens > 1 and end > first:
                 answer.tokens_per_second = (usage.completion_tokens - 1) / (end - first)
             queue.put_nowait(AnswerFinished(answer))

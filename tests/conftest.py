@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -148,3 +153,48 @@ async def fake_pipeline(settings: Settings, backends: dict[str, FakeBackend],
 
 def fake(**kw: object) -> FakeBackend:
     return FakeBackend(spec=None, **kw)  # type: ignore[arg-type]
+
+
+# -- a real OpenAI-compatible server: llama-cpp-python's, on 127.0.0.1 --------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def llama_server(model: Path, alias: str, *, api_key: str | None = None
+                 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m llama_cpp.server`` serving ``model`` as ``alias``; yields (process, base
+    URL ending in /v1) once it answers, and stops it after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+         "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "512", "--n_threads", "1", "--verbose", "false",
+         *(["--api_key", api_key] if api_key else [])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}/v1"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/models", headers=headers, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                pytest.fail(f"llama_cpp.server did not start: {err}")
+            time.sleep(0.2)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

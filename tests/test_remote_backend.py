@@ -7,15 +7,11 @@ in-process one word for word at temperature 0.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from conftest import free_port, llama_server
 from ggufgen import tiny_manifest
 
 from bot.catalog import Catalog, parse_manifest
@@ -25,36 +21,10 @@ from bot.prompts import Prompts
 from bot.store import Store
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_gguf: tuple[Path, str]) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf[0]),
-         "--model_alias", "tiny-remote", "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "512", "--n_threads", "1", "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-            pytest.fail(f"llama_cpp.server did not start: {err}")
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with llama_server(tiny_gguf[0], "tiny-remote") as (_proc, base):
+        yield base
 
 
 def _catalog(tiny: tuple[Path, str], base: str, tmp_path: Path) -> Catalog:
@@ -79,7 +49,7 @@ country = "FR"
 timeout_seconds = 5
 [models.source]
 kind = "remote"
-base_url = "http://127.0.0.1:{_free_port()}/v1"
+base_url = "http://127.0.0.1:{free_port()}/v1"
 """
     # the same settings as the server, which runs llama.cpp's default f16 KV cache
     text = tiny_manifest(tiny[0], tiny[1], model_id="local", extra='kv_cache = "f16"') + remote

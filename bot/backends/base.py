@@ -32,6 +32,18 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = ""
+    #: remote backends: the server that gave the answer, and whether another one failed first
+    endpoint: str = ""
+    retried: bool = False
+
+
+class _Restart(str):
+    """The type of :data:`RESTART`."""
+
+
+#: yielded by a backend's stream to take back everything it streamed so far: the answer
+#: starts again (a remote endpoint failed mid-answer and another one answers from the start)
+RESTART = _Restart("")
 
 
 class BackendError(RuntimeError):

@@ -214,6 +214,8 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                     board.columns[event.model.id].state = "running"
                 case Token() if board:
                     col = board.columns[event.model_id]
+                    if event.restart:  # another endpoint answers from the start
+                        col.text = col.thinking = ""
                     col.text += event.text
                     col.thinking += event.thinking
                 case AnswerFinished() if board:

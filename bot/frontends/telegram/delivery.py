@@ -82,6 +82,8 @@ async def deliver(svc: ParallaxBot, app: Application, job: Job) -> None:
                     await live.start(answer_message(job.ui, event.model, "",
                                                     streaming=True))
                 case Token():
+                    if event.restart:  # another endpoint answers from the start
+                        texts[event.model_id] = ""
                     texts[event.model_id] += event.text
                     live = lives[event.model_id]
                     spec = svc.pipeline.catalog.get(event.model_id)

@@ -1,0 +1,274 @@
+"""Models on existing inference servers: several endpoints per model, least busy first, failover
+once with the answer taken back and restarted, endpoints rested after a failure; servers that
+send garbage, never answer, or refuse the API key; reasoning sent apart (``reasoning_content``);
+``parallax ask --remote``. Real llama-cpp-python servers on 127.0.0.1 with a tiny model, and a
+scripted server for what a real one does not do on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import llama_server
+from ggufgen import tiny_manifest
+
+from bot.backends.remote import RemoteBackend
+from bot.catalog import parse_manifest
+from bot.cli import cli
+from bot.config import Settings
+from bot.pipeline import Judged, Pipeline, Token
+from bot.prompts import Prompts
+from bot.store import Store
+
+QUESTION = "What happened in Beijing in 1989?"
+
+
+class Scripted(ThreadingHTTPServer):
+    """A server that misbehaves on purpose, by path: /garbage/v1 sends events that are not
+    JSON, /silent/v1 never answers, /think/v1 and /empty-think/v1 stream reasoning_content."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.stop_silent = threading.Event()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def url(self, kind: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}/{kind}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Scripted
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _events(self, events: list[str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for e in events:
+            self.wfile.write(f"data: {e}\n\n".encode())
+            self.wfile.flush()
+
+    def do_GET(self) -> None:
+        body = json.dumps({"data": [{"id": "scripted-model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        kind = self.path.split("/")[1]
+
+        def delta(**d: str) -> str:
+            return json.dumps({"choices": [{"delta": d, "finish_reason": None}]})
+
+        done = json.dumps({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+        if kind == "garbage":
+            self._events(["{not json at all", "<html>"])
+        elif kind == "silent":
+            self.server.stop_silent.wait(30)
+        elif kind == "think":
+            self._events([delta(reasoning_content="The user asks "),
+                          delta(reasoning_content="about 1989."),
+                          delta(content="Students protested."), done, "[DONE]"])
+        elif kind == "empty-think":
+            self._events([delta(reasoning_content=""), delta(content="An answer."), done,
+                          "[DONE]"])
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[Scripted]:
+    s = Scripted()
+    yield s
+    s.stop_silent.set()
+    s.shutdown()
+
+
+@pytest.fixture(scope="module")
+def steady(tiny_gguf: tuple[Path, str]) -> Iterator[str]:
+    with llama_server(tiny_gguf[0], "tiny-remote") as (_proc, base):
+        yield base
+
+
+def remote_entry(model_id: str, *endpoints: str, extra: str = "", max_tokens: int = 24) -> str:
+    listed = ", ".join(f'{{ base_url = "{e}" }}' for e in endpoints)
+    return f"""
+[[models]]
+id = "{model_id}"
+name = "Remote {model_id}"
+organisation = "Parallax tests"
+country = "FR"
+max_tokens = {max_tokens}
+n_ctx = 512
+timeout_seconds = 30
+[models.source]
+kind = "remote"
+model = "tiny-remote"
+endpoints = [{listed}]
+{extra}"""
+
+
+async def ask(settings: Settings, manifest: str, models: list[str], tmp_path: Path,
+              tiny: tuple[Path, str]) -> tuple[list[object], Judged]:
+    text = tiny_manifest(tiny[0], tiny[1], model_id="local", extra='kv_cache = "f16"',
+                         max_tokens=24) + manifest
+    catalog = parse_manifest(text, tmp_path / "models.toml")
+    store = await Store.open(settings.database)
+    pipeline = Pipeline(settings, catalog, store, Prompts(settings.prompts_dir))
+    async with pipeline:
+        events = [e async for e in pipeline.ask(QUESTION, models=["local", *models])]
+    judged = events[-1]
+    assert isinstance(judged, Judged)
+    return events, judged
+
+
+async def test_an_endpoint_killed_mid_answer_fails_over_and_the_user_sees_one_answer(
+        tiny_gguf: tuple[Path, str], steady: str, tmp_path: Path, settings: Settings) -> None:
+    with llama_server(tiny_gguf[0], "tiny-remote") as (victim, first):
+        manifest = remote_entry("fleet", first, steady, max_tokens=400)
+        text = tiny_manifest(tiny_gguf[0], tiny_gguf[1], model_id="local",
+                             extra='kv_cache = "f16"', max_tokens=400) + manifest
+        catalog = parse_manifest(text, tmp_path / "models.toml")
+        store = await Store.open(settings.database)
+        pipeline = Pipeline(settings, catalog, store, Prompts(settings.prompts_dir))
+        events: list[object] = []
+        async with pipeline:
+            async for e in pipeline.ask(QUESTION, models=["local", "fleet"]):
+                events.append(e)
+                if isinstance(e, Token) and e.model_id == "fleet" and victim.poll() is None:
+                    victim.kill()  # the first endpoint dies mid-answer
+        judged = events[-1]
+        assert isinstance(judged, Judged)
+    local, fleet = judged.answers
+    assert fleet.error is None and fleet.retried and fleet.endpoint == steady
+    assert fleet.text == local.text  # one whole answer, from the start, by the other server
+    restarts = [e for e in events if isinstance(e, Token) and e.restart]
+    assert len(restarts) == 1 and restarts[0].model_id == "fleet"
+    assert fleet.to_json()["backend"] == "remote" and fleet.to_json()["retried"] is True
+
+
+async def test_garbage_and_silence_fail_over_and_a_dead_fleet_is_one_clear_error(
+        tiny_gguf: tuple[Path, str], steady: str, scripted: Scripted, tmp_path: Path,
+        settings: Settings) -> None:
+    manifest = (remote_entry("garbled", scripted.url("garbage"), steady)
+                + remote_entry("quiet", scripted.url("silent"), steady,
+                               extra="read_timeout = 1")
+                + remote_entry("lost", scripted.url("garbage"), scripted.url("silent"),
+                               extra="read_timeout = 1"))
+    _, judged = await ask(settings, manifest, ["garbled", "quiet", "lost"], tmp_path,
+                          tiny_gguf)
+    local, garbled, quiet, lost = judged.answers
+    for a in (garbled, quiet):
+        assert a.error is None and a.retried and a.endpoint == steady and a.text == local.text
+    assert lost.verdict == "error" and lost.error is not None
+    assert "not a server-sent JSON event" in lost.error and "ReadTimeout" in lost.error
+
+
+async def test_a_wrong_api_key_is_a_clear_error_and_the_others_answer(
+        tiny_gguf: tuple[Path, str], steady: str, tmp_path: Path, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARALLAX_TEST_KEY", "wrong-key")
+    with llama_server(tiny_gguf[0], "tiny-remote", api_key="right-key") as (_p, guarded):
+        manifest = remote_entry("guarded", guarded, extra='api_key_env = "PARALLAX_TEST_KEY"')
+        _, judged = await ask(settings, manifest + remote_entry("open", steady),
+                              ["guarded", "open"], tmp_path, tiny_gguf)
+        local, bad, good = judged.answers
+        assert bad.verdict == "error" and "HTTP 401" in (bad.error or "")
+        assert "PARALLAX_TEST_KEY" in (bad.error or "")  # names where the key comes from
+        assert "right-key" not in (bad.error or "") and "wrong-key" not in (bad.error or "")
+        assert good.error is None and good.text == local.text
+        monkeypatch.setenv("PARALLAX_TEST_KEY", "right-key")
+        _, judged = await ask(settings, manifest, ["guarded"], tmp_path, tiny_gguf)
+        assert judged.answers[1].error is None
+
+
+async def test_reasoning_sent_apart_is_split_off_like_a_local_model_s(
+        tiny_gguf: tuple[Path, str], scripted: Scripted, tmp_path: Path,
+        settings: Settings) -> None:
+    manifest = (remote_entry("thinker", scripted.url("think"))
+                + remote_entry("blank", scripted.url("empty-think")))
+    _, judged = await ask(settings, manifest, ["thinker", "blank"], tmp_path, tiny_gguf)
+    _, thinker, blank = judged.answers
+    assert thinker.text == "Students protested."
+    assert thinker.thinking == "The user asks about 1989."
+    assert blank.text == "An answer." and blank.thinking == ""  # an empty think, recorded
+    assert any(r["signal"] == "empty_think" for r in blank.reasons)
+
+
+def test_least_busy_first_and_a_failed_endpoint_rests(steady: str) -> None:
+    from bot.catalog import Endpoint, ModelSpec, Source
+
+    now = [100.0]
+    spec = ModelSpec(id="m", name="m", organisation="o", country="FR", family="", licence="",
+                     source=Source("remote", endpoints=(Endpoint("http://a/v1", "m"),
+                                                        Endpoint("http://b/v1", "m"))))
+    backend = RemoteBackend(spec, clock=lambda: now[0])
+    a, b = backend.states
+    assert backend._pick() is a  # the manifest's order breaks ties
+    a.in_flight = 1
+    assert backend._pick() is b  # least busy
+    backend._failed(b, "refused")
+    assert backend._pick() is a and b.down_until == 105.0
+    backend._failed(b, "refused again")
+    assert b.down_until == 110.0  # 5 s, then 10 s
+    backend._failed(a, "refused")
+    assert backend._pick() is a  # all down: the one back soonest
+    a.in_flight = 0
+    now[0] = 106.0
+    assert backend._pick() is a  # b still rests
+    now[0] = 111.0
+    a.in_flight = 1
+    assert backend._pick() is b  # rested long enough, and the least busy
+
+
+def test_ask_remote_from_the_command_line(steady: str, tiny_gguf: tuple[Path, str],
+                                          tmp_path: Path) -> None:
+    manifest = tmp_path / "models.toml"
+    manifest.write_text(tiny_manifest(tiny_gguf[0], tiny_gguf[1], model_id="local",
+                                      extra='kv_cache = "f16"'))
+    env = {"PARALLAX_MANIFEST": str(manifest), "PARALLAX_DB": str(tmp_path / "r.sqlite3"),
+           "PARALLAX_THREADS": "1", "PARALLAX_CONFIG": "", "PARALLAX_MAX_TOKENS": "24"}
+    res = CliRunner().invoke(cli, ["ask", "--json", "--remote", steady,
+                                   "--remote", f"{steady}#tiny-remote", QUESTION], env=env,
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    answers = json.loads(res.output)["answers"]
+    assert [a["backend"] for a in answers] == ["local", "remote", "remote"]
+    assert [a["model"] for a in answers] == ["local", "tiny-remote", "tiny-remote-2"]
+    assert all(a["endpoint"] == steady and a["retried"] is False for a in answers[1:])
+    assert answers[1]["text"] == answers[0]["text"] == answers[2]["text"]
+    assert "endpoint" not in answers[0]
+    bad = CliRunner().invoke(cli, ["ask", "--remote", "127.0.0.1:1/v1", QUESTION], env=env)
+    assert bad.exit_code == 2 and "base URL" in bad.output
+
+
+def test_the_manifest_takes_endpoints_with_their_own_names_keys_and_timeouts(
+        tmp_path: Path) -> None:
+    text = remote_entry("m", "http://a:1/v1", "http://b:2/v1/") + """
+[[models]]
+id = "n"
+name = "N"
+organisation = "O"
+country = "US"
+[models.source]
+kind = "remote"
+api_key_env = "N_KEY"
+endpoints = [
+  { base_url = "http://c:3/v1", model = "big", read_timeout = 30 },
+  { base_url = "http://d:4/v1", api_key_env = "D_KEY", connect_timeout = 2 },
+]
+"""
+    catalog = parse_manifest(text, tmp_path / "models.toml")
+    m, n = catalog.get("m").source, catalog.get("n").source
+    assert [e.base_url for e in m.endpoints] == ["http://a:1/v1", "http://b:2/v1"]
+    c, d = n.endpoints
+    assert (c.model, c.api_key_env, c.read_timeout) == ("big", "N_KEY", 30.0)
+    assert (d.model, d.api_key_env, d.connect_timeout) == ("n", "D_KEY", 2.0)
