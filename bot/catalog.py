@@ -6,7 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 SourceKind = Literal["pypi", "hf", "path", "remote"]
 
@@ -177,7 +177,7 @@ def remote_spec(base_url: str, model: str, taken: set[str]) -> ModelSpec:
                      max_tokens=256, timeout_seconds=300.0)
 
 
-def _source(entry_id: str, raw: dict) -> Source:
+def _source(entry_id: str, raw: dict[str, Any]) -> Source:
     kind = raw.get("kind")
     where = f"model {entry_id!r}: [models.source]"
     if kind == "pypi":
@@ -280,7 +280,7 @@ def parse_manifest(text: str, path: Path) -> Catalog:
         if chat_format != "gguf" and not chat_format.startswith("template:"):
             raise ManifestError(f"{path}: model {mid!r}: chat_format must be 'gguf' or "
                                 f"'template:NAME' (got {chat_format!r})")
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # checked above and below: kv_cache and the numbers
         if "kv_cache" in raw:
             if raw["kv_cache"] not in KV_CACHE_TYPES:
                 raise ManifestError(f"{path}: model {mid!r}: kv_cache must be one of "

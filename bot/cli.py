@@ -7,17 +7,20 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from bot.catalog import ManifestError, UnknownModelError, load_catalog
+from bot.catalog import Catalog, ManifestError, ModelSpec, UnknownModelError, load_catalog
 from bot.config import ConfigError, Settings, load_settings
 from bot.fetch import ModelFileError, pull, status
 from bot.store import StorageError
+
+if TYPE_CHECKING:
+    from bot.pipeline import Pipeline
 
 
 def _console() -> Console:
@@ -36,7 +39,7 @@ class _Ctx:
             raise click.ClickException(str(exc)) from None
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -60,7 +63,7 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None, schedule: str 
 
 
 # -- ask / chat -----------------------------------------------------------------------------
-async def _open_pipeline(settings: Settings, catalog: Any = None):
+async def _open_pipeline(settings: Settings, catalog: Catalog | None = None) -> Pipeline:
     from bot.pipeline import Pipeline
 
     try:
@@ -69,14 +72,15 @@ async def _open_pipeline(settings: Settings, catalog: Any = None):
         _fail(str(exc))
 
 
-async def _with_remotes(settings: Settings, remotes: tuple[str, ...]) -> tuple[Any, list[str]]:
+async def _with_remotes(settings: Settings,
+                        remotes: tuple[str, ...]) -> tuple[Catalog, list[str]]:
     """The manifest's catalog with the ``--remote`` models added, and their ids."""
     from bot.backends.base import BackendError
     from bot.backends.remote import served_models
     from bot.catalog import remote_spec
 
     catalog = _catalog(settings)
-    extra = []
+    extra: list[ModelSpec] = []
     for item in remotes:
         url, _, name = item.partition("#")
         if not url.startswith(("http://", "https://")):
@@ -211,7 +215,7 @@ def models() -> None:
     """List and fetch models."""
 
 
-def _catalog(settings: Settings):
+def _catalog(settings: Settings) -> Catalog:
     try:
         return load_catalog(settings.manifest)
     except ManifestError as exc:
@@ -227,7 +231,7 @@ def models_list(obj: _Ctx, verify: bool) -> None:
 
     settings = obj.settings()
     catalog = _catalog(settings)
-    rows = []
+    rows: list[tuple[ModelSpec, str, str]] = []  # spec, size, state
     for spec in catalog.models:
         st = status(spec, settings.resolved_models_dir)
         state = "[red]missing[/]"
@@ -250,19 +254,19 @@ def models_list(obj: _Ctx, verify: bool) -> None:
         table = Table(title=f"Models ({catalog.path})")
         for col in ("id", "name", "origin", "licence", "size", "default", "state"):
             table.add_column(col, no_wrap=col in ("id", "size", "default"))
-        for spec, size, state in rows:
+        for spec, shown, state in rows:
             table.add_row(spec.id, spec.name,
                           f"{spec.flag} {spec.organisation} ({spec.country})", spec.licence,
-                          size, "yes" if spec.default else "", state)
+                          shown, "yes" if spec.default else "", state)
         console.print(table)
         return
     # narrower: one entry a model, the id a user types first and whole
     console.print(f"[bold]Models[/] ({catalog.path})", soft_wrap=True)
-    for spec, size, state in rows:
+    for spec, shown, state in rows:
         default = " [bold](default)[/]" if spec.default else ""
         console.print(f"[bold cyan]{spec.id}[/]{default}  {state}", soft_wrap=True)
         console.print(f"    {spec.name} — {spec.flag} {spec.organisation} ({spec.country}) · "
-                      f"{spec.licence}" + (f" · {size}" if size else ""))
+                      f"{spec.licence}" + (f" · {shown}" if shown else ""))
 
 
 @models.command("check")
@@ -479,7 +483,7 @@ def stats(obj: _Ctx, as_json: bool) -> None:
     """Questions per day and language, verdicts per model."""
     from bot.store import Store
 
-    async def run() -> dict:
+    async def run() -> dict[str, Any]:
         store = await Store.open(obj.settings().database)
         try:
             return await store.stats()

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bot.backends.base import RESTART, Backend, BackendError, Request, Usage
 from bot.catalog import Catalog, ModelSpec, UnknownModelError, load_catalog
@@ -339,7 +339,7 @@ class Pipeline:
         finished = False
         try:
             while (event := await queue.get()) is not _DONE:
-                yield event  # type: ignore[misc]
+                yield cast(Event, event)  # the queue holds events, then _DONE
             await task
             self._judge(text, language, answers)
             try:
@@ -382,7 +382,8 @@ class Pipeline:
                                                                 prof, threads, max_tokens)
                 started = loop.time()
                 stream = backend.stream(request, usage)
-                async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                # backends' streams are async generators: closing one stops the model at once
+                async with contextlib.aclosing(cast(AsyncGenerator[str, None], stream)):
                     async for chunk in stream:
                         if chunk is RESTART:
                             splitter = ThinkSplitter()
@@ -451,7 +452,7 @@ class Pipeline:
             j = judge(question, a.text, thinking=a.thinking, lang=language.code, peers=peers,
                       error=a.error)
             a.verdict, a.score = j.verdict, round(j.score, 3)
-            a.reasons = j.to_dict()["reasons"]
+            a.reasons = [r.to_dict() for r in j.reasons]
 
 
 def _stored(a: Answer) -> StoredAnswer:

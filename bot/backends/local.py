@@ -275,7 +275,7 @@ class LocalBackend:
             raise BackendError(reply.message)
         if reply.get("ev") == "error":
             raise BackendError(f"model {self.spec.id!r}: {reply['message']}")
-        return reply
+        return dict(reply)
 
     async def count_tokens(self, text: str) -> int:
         return int((await self._call({"op": "count", "text": text}))["n"])

@@ -253,6 +253,7 @@ def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
 
     # Llama() builds its model parameters from this function and offers no argument for
     # use_extra_bufts; a worker process holds one model, so the change stays in it
+    # (llama_cpp has no type information; mypy sees its module as one without this name)
     llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
     kv_type = {"f16": llama_cpp.GGML_TYPE_F16,
                "q8_0": llama_cpp.GGML_TYPE_Q8_0}[cfg.get("kv_cache", "f16")]

@@ -57,10 +57,11 @@ def text_features(text: str, out: Counter[str] | None = None) -> Counter[str]:
 
 
 def context_features(length: int | None, ratio: float | None, signals: dict[str, float],
-                     out: Counter[str] | None = None) -> Counter[str]:
+                     out: dict[str, float] | None = None) -> dict[str, float]:
     """The non-text features, named with a leading ``§``; ``length`` None leaves length out
-    (a short factual question, where a short answer is the right one)."""
-    counts: Counter[str] = out if out is not None else Counter()
+    (a short factual question, where a short answer is the right one). Values are weights:
+    1 for a feature that is there, a rule's weight for its signal."""
+    counts: dict[str, float] = out if out is not None else {}
     if length is None:
         counts["§factual"] = 1
     else:

@@ -12,7 +12,7 @@ import statistics
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from bot.detector.lexicon import LEXICON, Patterns, anchors
 
@@ -35,7 +35,7 @@ class Reason:
     quote: str
     weight: float
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"signal": self.signal, "quote": self.quote, "weight": round(self.weight, 3)}
 
 
@@ -138,7 +138,7 @@ def _first(patterns: Patterns, text: str) -> re.Match[str] | None:
 
 
 def _all(patterns: Patterns, text: str) -> list[re.Match[str]]:
-    out = []
+    out: list[re.Match[str]] = []
     for p, literal in anchors(patterns):
         if literal and literal not in text:
             continue
@@ -227,10 +227,10 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     raw = answer.strip()
     q_lang = lang if lang in ("en", "fr", "zh") else text_language(question)
     if not raw:
-        reasons = [Reason("empty", "", 1.0)]
+        empty = [Reason("empty", "", 1.0)]
         if thinking == "":
-            reasons.append(Reason("empty_think", "<think></think>", 0.1))
-        j = Judgement("degenerate", 0.0, tuple(reasons))
+            empty.append(Reason("empty_think", "<think></think>", 0.1))
+        j = Judgement("degenerate", 0.0, tuple(empty))
         return Analysis(raw, "", j, j.reasons, None, q_lang)
     text = normalise(raw[:BODY])  # nothing reads further; a 100,000-character answer stays cheap
     question_text = normalise(question)

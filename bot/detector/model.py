@@ -26,12 +26,12 @@ from importlib import resources
 from typing import Any
 
 from bot.detector.features import context_features, text_features
-from bot.detector.judge import Analysis, Judgement, Reason, _quote
+from bot.detector.judge import Analysis, Judgement, Reason, Verdict, _quote
 
 MODEL_FILE = "model.json.gz"
 
 
-def features(a: Analysis) -> tuple[Counter[str], Counter[str]]:
+def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
     """The (text, context) feature counts of an analysed answer: training and judging both
     call this."""
     signals: dict[str, float] = {}
@@ -78,13 +78,13 @@ class LinearModel:
         return sum(p for p, _ in parts), parts
 
     def scored(self, text: Counter[str],
-               context: Counter[str]) -> tuple[float, list[tuple[float, str]]]:
+               context: dict[str, float]) -> tuple[float, list[tuple[float, str]]]:
         """The logit, and each n-gram's share of its text part."""
         z, parts = self.contributions(text)
         z += self.bias + sum(v * self.context.get(k, 0.0) for k, v in context.items())
         return z, parts
 
-    def logit(self, text: Counter[str], context: Counter[str]) -> float:
+    def logit(self, text: Counter[str], context: dict[str, float]) -> float:
         return self.scored(text, context)[0]
 
     def probability(self, logit: float) -> float:
@@ -109,7 +109,7 @@ class LinearModel:
                 # weak ones (a missing subject name, an empty think block)
                 at = sum(1 for r in reasons if r.weight >= 0.3)
                 reasons.insert(at, Reason("learned", _phrase_quote(a, phrases), p))
-        verdict = "evasive" if flagged else "answered"
+        verdict: Verdict = "evasive" if flagged else "answered"
         return Judgement(verdict, p, tuple(reasons))
 
 

@@ -152,7 +152,7 @@ class Fitted:
     decide: Any = None
 
 
-def _fit(texts: Sequence[Counter[str]], contexts: Sequence[Counter[str]],
+def _fit(texts: Sequence[Counter[str]], contexts: Sequence[dict[str, float]],
          y: Sequence[bool]) -> Fitted:
     import numpy as np
     from scipy import sparse
@@ -183,7 +183,7 @@ def _fit(texts: Sequence[Counter[str]], contexts: Sequence[Counter[str]],
     dv, tf, dc, clf = stage(vocab)
     n = len(vocab)
 
-    def decide(t: Sequence[Counter[str]], c: Sequence[Counter[str]]) -> list[float]:
+    def decide(t: Sequence[Counter[str]], c: Sequence[dict[str, float]]) -> list[float]:
         x = sparse.hstack([tf.transform(dv.transform(t)), dc.transform(c)]).tocsr()
         return [float(v) for v in clf.decision_function(x)]
 
@@ -220,7 +220,7 @@ class Prepared:
     rows: list[Row]
     analyses: list[Any]
     texts: list[Counter[str]]
-    contexts: list[Counter[str]]
+    contexts: list[dict[str, float]]
 
 
 def prepare(rows: list[Row]) -> Prepared:

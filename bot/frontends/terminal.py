@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -237,7 +238,7 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
 
 
 async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] | None = None,
-                   profile: str | None = None) -> tuple[dict, bool]:
+                   profile: str | None = None) -> tuple[dict[str, Any], bool]:
     """The whole exchange as one JSON-ready object; the flag is False if it was rejected."""
     async for event in pipeline.ask(question, models=models, profile=profile, source="terminal"):
         if isinstance(event, Rejected):
@@ -253,7 +254,7 @@ async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] |
 VERDICTS = tuple(VERDICT_STYLE)  # the verdicts, in the order columns show them
 
 
-def stats_view(stats: dict) -> RenderableType:
+def stats_view(stats: dict[str, Any]) -> RenderableType:
     """``parallax stats`` for a person: questions per day and language, verdicts per model."""
     parts: list[RenderableType] = [
         Text(f"{stats.get('questions', 0)} questions stored", style="bold")]
@@ -287,5 +288,5 @@ def stats_view(stats: dict) -> RenderableType:
     return Group(*parts)
 
 
-def dumps(obj: dict) -> str:
+def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2)

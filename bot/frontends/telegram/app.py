@@ -6,10 +6,10 @@ import asyncio
 import logging
 import re
 import secrets
+from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -24,7 +24,7 @@ from bot.pipeline import Pipeline
 
 from . import buttons, commands
 from .queue import JobQueue
-from .service import CONTEXT_TYPES, ParallaxBot
+from .service import CONTEXT_TYPES, ParallaxBot, TelegramApp
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def protect_logs(token: str) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def build_application(settings: Settings, pipeline: Pipeline) -> Application:
+def build_application(settings: Settings, pipeline: Pipeline) -> TelegramApp:
     token = settings.telegram_token.get()
     protect_logs(token)
     # model text is never a link preview, whichever message carries it
@@ -90,7 +90,7 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
     service.jobs = JobQueue(service, queue_limit=settings.queue_limit,
                             on_restart=settings.telegram_on_restart)
 
-    async def post_init(app: Application) -> None:
+    async def post_init(app: TelegramApp) -> None:
         await service.jobs.recover(app)  # what a previous run accepted and did not deliver
         service.jobs.start_worker(app)
         await commands.register_commands(app)
@@ -101,13 +101,13 @@ def build_application(settings: Settings, pipeline: Pipeline) -> Application:
         app.bot_data["retention"] = asyncio.create_task(retention(pipeline, settings),
                                                         name="retention")
 
-    async def post_stop(app: Application) -> None:
+    async def post_stop(app: TelegramApp) -> None:
         for name in ("warming", "retention"):
             task = app.bot_data.get(name)
             if task is not None and not task.done():
                 task.cancel()
 
-    async def post_shutdown(_app: Application) -> None:
+    async def post_shutdown(_app: TelegramApp) -> None:
         await service.jobs.stop_worker()
 
     app = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
@@ -162,7 +162,7 @@ async def warm(pipeline: Pipeline, settings: Settings) -> None:
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
-def webhook_options(settings: Settings) -> dict[str, object]:
+def webhook_options(settings: Settings) -> dict[str, Any]:
     """run_webhook/start_webhook arguments from the settings (webhook mode)."""
     from urllib.parse import urlparse
 
@@ -187,7 +187,7 @@ def run_polling(settings: Settings) -> None:
     try:
         if settings.telegram_webhook_url:
             app.run_webhook(allowed_updates=ALLOWED_UPDATES, close_loop=False,
-                            **webhook_options(settings))  # type: ignore[arg-type]
+                            **webhook_options(settings))
         else:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
     finally:

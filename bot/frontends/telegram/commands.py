@@ -12,13 +12,12 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import Application
 
 from bot.i18n import LANGUAGES, t
 
 from .jobs import Job
 from .render import esc
-from .service import ParallaxBot, ParallaxContext
+from .service import ParallaxBot, ParallaxContext, TelegramApp
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +243,7 @@ async def cmd_export(update: Update, context: ParallaxContext) -> None:
                                         caption=t(ui, "tg_export_caption", rows=rows))
 
 
-async def register_commands(app: Application) -> None:
+async def register_commands(app: TelegramApp) -> None:
     """Command descriptions, in each interface language."""
     for lang in (None, "en", "fr", "zh"):
         commands = [BotCommand(c, t(lang or "en", f"cmd_{c}")) for c in COMMANDS]

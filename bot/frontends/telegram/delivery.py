@@ -8,23 +8,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from functools import partial
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.ext import Application
 
 from bot.i18n import t
 from bot.pipeline import Accepted, AnswerFinished, AnswerStarted, Judged, Rejected, Token
 
 from .jobs import Job
 from .render import BODY_LIMIT, answer_message, fit, html_pieces, summary_message
-from .service import ParallaxBot
+from .service import ParallaxBot, TelegramApp
 from .throttle import ChatPacer, LiveMessage
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "zh": "中文"}
 
 
-async def deliver(svc: ParallaxBot, app: Application, job: Job) -> None:
+async def deliver(svc: ParallaxBot, app: TelegramApp, job: Job) -> None:
     """Ask the job's question and stream its answers into its chat: one message per model,
     edited within the chat's budget, then the summary with its buttons."""
     bot = app.bot
@@ -68,13 +68,12 @@ async def deliver(svc: ParallaxBot, app: Application, job: Job) -> None:
         while (event := await events.get()) is not None:
             match event:
                 case Rejected():
-                    await pacer.call(lambda e=event: bot.send_message(
-                        job.chat_id, e.message, reply_to_message_id=job.reply_to),
-                        must=True)
+                    await pacer.call(partial(bot.send_message, job.chat_id, event.message,
+                                             reply_to_message_id=job.reply_to), must=True)
                 case Accepted():
                     for note in event.notes:
-                        await pacer.call(lambda n=note: bot.send_message(
-                            job.chat_id, n, reply_to_message_id=job.reply_to), must=True)
+                        await pacer.call(partial(bot.send_message, job.chat_id, note,
+                                                 reply_to_message_id=job.reply_to), must=True)
                 case AnswerStarted():
                     live = LiveMessage(bot, job.chat_id, pacer, reply_to=job.reply_to)
                     lives[event.model.id] = live
@@ -104,7 +103,7 @@ async def deliver(svc: ParallaxBot, app: Application, job: Job) -> None:
                 producer.cancel()  # cancelled again: the bot is stopping
                 raise
 
-async def _finish(svc: ParallaxBot, app: Application, job: Job, judged: Judged,
+async def _finish(svc: ParallaxBot, app: TelegramApp, job: Job, judged: Judged,
                   lives: dict[str, LiveMessage], pacer: ChatPacer) -> None:
     bot = app.bot
     for a in judged.answers:
@@ -114,9 +113,9 @@ async def _finish(svc: ParallaxBot, app: Application, job: Job, judged: Judged,
         if rest:  # the rest of a long answer, in more messages
             anchor = live.message.message_id if live.message else None
             for piece in html_pieces(rest, 4000):
-                await pacer.call(lambda p=piece, r=anchor: bot.send_message(
-                    job.chat_id, p, parse_mode=ParseMode.HTML, reply_to_message_id=r),
-                    must=True)
+                await pacer.call(partial(bot.send_message, job.chat_id, piece,
+                                         parse_mode=ParseMode.HTML, reply_to_message_id=anchor),
+                                 must=True)
     rows = []
     for a in judged.answers:
         if a.answer_id is None:
@@ -140,7 +139,7 @@ async def _finish(svc: ParallaxBot, app: Application, job: Job, judged: Judged,
     await summary.finish(summary_message(job.ui, judged.question, list(judged.answers)),
                          InlineKeyboardMarkup(rows) if rows else None)
 
-async def _typing(app: Application, chat_id: int) -> None:
+async def _typing(app: TelegramApp, chat_id: int) -> None:
     with contextlib.suppress(Exception):
         while True:
             await app.bot.send_chat_action(chat_id, ChatAction.TYPING)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 from telegram import Bot
 
@@ -70,8 +71,8 @@ class Notices:
                     break
                 text, reply_to = self._text(batch)
                 if text:
-                    await pacer.call(lambda x=text, r=reply_to: bot.send_message(
-                        chat_id, x, reply_to_message_id=r), must=True)
+                    await pacer.call(partial(bot.send_message, chat_id, text,
+                                             reply_to_message_id=reply_to), must=True)
         except ChatGone:
             self._pending.pop(chat_id, None)
         except Exception:

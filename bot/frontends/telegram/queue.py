@@ -17,14 +17,12 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
-from telegram.ext import Application
-
 from bot.store import StorageError
 
 from .delivery import deliver
 from .jobs import Job, SealError
 from .notices import Notice, Notices
-from .service import ParallaxBot
+from .service import ParallaxBot, TelegramApp
 from .throttle import ChatGone
 
 log = logging.getLogger(__name__)
@@ -58,7 +56,7 @@ class JobQueue:
         """Nothing running, waiting, or left to tell."""
         return self.running is None and not self.queue and self.notices.idle
 
-    def start_worker(self, app: Application) -> None:
+    def start_worker(self, app: TelegramApp) -> None:
         if self.worker is None:
             self.worker = asyncio.create_task(self._work(app), name="parallax-worker")
 
@@ -70,7 +68,7 @@ class JobQueue:
                 await self.worker
             self.worker = None
 
-    async def _work(self, app: Application) -> None:
+    async def _work(self, app: TelegramApp) -> None:
         while True:
             if not self.queue:
                 self._wake.clear()
@@ -120,7 +118,7 @@ class JobQueue:
             except Exception as exc:  # a locked database: the restart will find it answered
                 log.error("could not delete a finished job: %s: %s", type(exc).__name__, exc)
 
-    async def recover(self, app: Application) -> None:
+    async def recover(self, app: TelegramApp) -> None:
         """At start: the jobs a previous run accepted and did not deliver go back in the
         queue, the interrupted ones first (or their askers are told, with on_restart =
         "tell")."""
@@ -155,13 +153,13 @@ class JobQueue:
                      len(self.queue), len(interrupted))
             self._wake.set()
 
-    async def enqueue(self, app: Application, job: Job) -> None:
+    async def enqueue(self, app: TelegramApp, job: Job) -> None:
         # one at a time: the checks below and the job's place in the queue must not be
         # interleaved with another update's while the job is being stored
         async with self._enqueue_lock:
             await self._enqueue(app, job)
 
-    async def _enqueue(self, app: Application, job: Job) -> None:
+    async def _enqueue(self, app: TelegramApp, job: Job) -> None:
         waiting = len(self.queue) + (1 if self.running else 0)
         mine = [j for j in [*self.queue, self.running] if j is not None]
         if any(j.user_id == job.user_id for j in mine):
@@ -190,7 +188,7 @@ class JobQueue:
             self.notify(app, job, "tg_queued", position=waiting + 1)
         self._wake.set()
 
-    def notify(self, app: Application, job: Job, key: str, **values: object) -> None:
+    def notify(self, app: TelegramApp, job: Job, key: str, **values: object) -> None:
         """Tell the asker what became of their question, within the chat's budget, without
         waiting for it (bot/frontends/telegram/notices.py)."""
         self.notices.tell(app.bot, job.chat_id, self.svc.pacer(job.chat_id, job.chat_type),

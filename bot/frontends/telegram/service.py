@@ -12,11 +12,11 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.i18n import LANGUAGES
 from bot.lang import detect
@@ -133,12 +133,17 @@ class ParallaxBot:
         return self.pacers[chat_id]
 
 
-class ParallaxContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ignore[type-arg]
+class ParallaxContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
+                                      dict[Any, Any]]):
     """The handlers' context: ``context.parallax`` is the bot's shared services."""
 
     @property
     def parallax(self) -> ParallaxBot:
-        return self.application.bot_data["parallax"]  # type: ignore[no-any-return]
+        svc: ParallaxBot = self.application.bot_data["parallax"]
+        return svc
 
 
 CONTEXT_TYPES = ContextTypes(context=ParallaxContext)
+#: the bot's Application (python-telegram-bot's generic parameters: bot, context, user, chat
+#: and bot data, job queue; none of which Parallax's code depends on)
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
