@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import llama_server  # noqa: E402
+from support import llama_server  # noqa: E402
 
 from bot.catalog import load_catalog, parse_manifest  # noqa: E402
 from bot.config import load_settings  # noqa: E402

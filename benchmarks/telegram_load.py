@@ -97,7 +97,7 @@ async def main() -> int:
                              models=None if args.fake else args.model,
                              max_tokens=args.max_tokens, threads=2)
     if args.fake:
-        from conftest import fake, fake_pipeline
+        from fakes import fake, fake_pipeline
 
         words = [f"word{i} " for i in range(40)]
         pipeline = await fake_pipeline(settings, {

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import REAL_MANIFEST
+from support import REAL_MANIFEST
 
 from bot.catalog import ManifestError, UnknownModelError, load_catalog, parse_manifest
 from bot.config import ConfigError, Secret, load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import fake, fake_pipeline
+from fakes import fake, fake_pipeline
 
 from bot.config import Settings, load_settings
 from bot.pipeline import (

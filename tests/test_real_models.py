@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODELS_DIR, REAL_MANIFEST, require_real_model
+from support import MODELS_DIR, REAL_MANIFEST, require_real_model
 
 from bot.catalog import load_catalog
 from bot.config import load_settings

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, llama_server
 from ggufgen import tiny_manifest
+from support import free_port, llama_server
 
 from bot.catalog import Catalog, parse_manifest
 from bot.config import Settings

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import llama_server
 from ggufgen import tiny_manifest
+from support import llama_server
 
 from bot.backends.remote import RemoteBackend
 from bot.catalog import parse_manifest

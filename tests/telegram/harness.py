@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import FakeBackend, fake, fake_pipeline
 from fake_bot_api import FakeBotAPI
+from fakes import FakeBackend, fake, fake_pipeline
 
 from bot.config import load_settings
 from bot.frontends.telegram.app import build_application

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import require_real_model
 from fake_bot_api import FakeBotAPI
+from support import require_real_model
 
 from bot.config import PROJECT_ROOT
 

@@ -9,9 +9,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import fake, require_real_model
 from fake_bot_api import BOT_USERNAME
+from fakes import fake
 from harness import OPERATOR, Harness, harness, start_harness, stop_harness  # noqa: F401
+from support import require_real_model
 
 from bot.config import load_settings
 from bot.pipeline import Pipeline
@@ -295,7 +296,7 @@ async def test_the_token_never_reaches_logs_or_the_database(harness: Harness,
 
 async def test_real_model_answers_through_telegram(tmp_path: Path) -> None:
     require_real_model("smollm2-135m")
-    from conftest import MODELS_DIR, REAL_MANIFEST
+    from support import MODELS_DIR, REAL_MANIFEST
 
     settings = load_settings(None, env={}, database=tmp_path / "real.sqlite3",
                              manifest=REAL_MANIFEST, models_dir=MODELS_DIR,
@@ -401,7 +402,7 @@ def _webhook_settings(tmp_path: Path, **more: object):
 
 async def test_webhook_mode_behind_a_reverse_proxy(tmp_path: Path) -> None:
     import httpx
-    from conftest import fake_pipeline
+    from fakes import fake_pipeline
     from harness import ANSWER_ALPHA
 
     from bot.frontends.telegram.app import build_application, webhook_options
@@ -443,7 +444,7 @@ async def test_webhook_mode_without_a_configured_secret_registers_a_random_one(
         tmp_path: Path) -> None:
     # without a secret, a forged update with an operator's id would have received /export
     import httpx
-    from conftest import fake_pipeline
+    from fakes import fake_pipeline
 
     from bot.frontends.telegram.app import build_application, webhook_options
 
