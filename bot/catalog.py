@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.errors import ManifestError, UnknownModelError
+
 SourceKind = Literal["pypi", "hf", "path", "remote"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -27,20 +29,6 @@ COUNTRY_NAMES = {
     "DE": "Germany", "CA": "Canada", "AE": "United Arab Emirates", "IL": "Israel",
     "JP": "Japan", "KR": "South Korea", "IN": "India",
 }
-
-
-class ManifestError(ValueError):
-    """The manifest is wrong; the message names the entry and the fix."""
-
-
-class UnknownModelError(KeyError):
-    def __init__(self, model_id: str, known: list[str]) -> None:
-        super().__init__(model_id)
-        self.model_id = model_id
-        self.known = known
-
-    def __str__(self) -> str:
-        return f"unknown model {self.model_id!r}; known models: {', '.join(self.known)}"
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from bot.catalog import Catalog, ManifestError, ModelSpec, UnknownModelError, load_catalog
-from bot.config import ConfigError, Settings, load_settings
-from bot.fetch import ModelFileError, pull, status
-from bot.store import StorageError
+from bot.catalog import Catalog, ModelSpec, load_catalog
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, ManifestError, ModelFileError, StorageError, UnknownModelError
+from bot.fetch import pull, status
 
 if TYPE_CHECKING:
     from bot.pipeline import Pipeline
@@ -36,10 +36,11 @@ class _Ctx:
         try:
             return load_settings(self.config, **{**self.overrides, **more})
         except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
+            _fail(str(exc))
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print the error and exit: code 2 for everything the user can fix (see main)."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -75,9 +76,9 @@ async def _open_pipeline(settings: Settings, catalog: Catalog | None = None) -> 
 async def _with_remotes(settings: Settings,
                         remotes: tuple[str, ...]) -> tuple[Catalog, list[str]]:
     """The manifest's catalog with the ``--remote`` models added, and their ids."""
-    from bot.backends.base import BackendError
     from bot.backends.remote import served_models
     from bot.catalog import remote_spec
+    from bot.errors import BackendError
 
     catalog = _catalog(settings)
     extra: list[ModelSpec] = []
@@ -390,8 +391,7 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         try:
             import sklearn  # noqa: F401
         except ImportError:
-            raise click.ClickException(
-                "--cv trains models and needs scikit-learn: pip install -e '.[train]'") from None
+            _fail("--cv trains models and needs scikit-learn: pip install -e '.[train]'")
         import io
         import json as json_module
         from pathlib import Path
@@ -401,7 +401,7 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         paths = tuple(Path(f) for f in files) or DEFAULT_DATA
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
-            raise click.ClickException(f"missing data file(s): {', '.join(missing)}")
+            _fail(f"missing data file(s): {', '.join(missing)}")
         buffer = io.StringIO()
         result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
         sys.stdout.write(json_module.dumps(result, indent=2) + "\n" if as_json
@@ -517,7 +517,16 @@ def bot(obj: _Ctx) -> None:
 
 
 def main() -> None:
-    cli(prog_name="parallax")
+    """The ``parallax`` command. Exit codes: 0 done; 1 a check that ran found a problem
+    (``models check``, ``eval-detector`` below its targets); 2 an error the user can fix — any
+    :class:`~bot.errors.ParallaxError` (settings, manifest, model file, model, database) or
+    bad input — its message printed as "Error: …"."""
+    from bot.errors import ParallaxError
+
+    try:
+        cli(prog_name="parallax")
+    except ParallaxError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":

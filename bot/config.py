@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import platformdirs
 
+from bot.errors import ConfigError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 #: a source checkout (or an editable install of one): its models/ and prompts/ are used in place
@@ -161,10 +163,6 @@ _ENV: dict[str, str] = {
     "PARALLAX_ID_KEY_FILE": "id_key_file",
     "PARALLAX_RETENTION_DAYS": "retention_days",
 }
-
-
-class ConfigError(ValueError):
-    """The configuration is wrong; the message says where and how to fix it."""
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -19,15 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalog import ModelSpec
+from bot.errors import ModelFileError
 
 CHUNK = 4 * 1024 * 1024
 
 #: progress(description, done_bytes, total_bytes)
 Progress = Callable[[str, int, int], None]
-
-
-class ModelFileError(RuntimeError):
-    """A model file is missing, corrupt or unpinned; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from bot.backends.base import RESTART, Backend, BackendError, Request, Usage
-from bot.catalog import Catalog, ModelSpec, UnknownModelError, load_catalog
+from bot.backends.base import RESTART, Backend, Request, Usage
+from bot.catalog import Catalog, ModelSpec, load_catalog
 from bot.config import Settings
-from bot.fetch import ModelFileError
+from bot.errors import BackendError, ModelFileError, PromptError, StorageError, UnknownModelError
 from bot.i18n import t
 from bot.lang import Language, clean_text, detect
-from bot.prompts import Profile, PromptError, Prompts
-from bot.store import StorageError, Store, StoredAnswer
+from bot.prompts import Profile, Prompts
+from bot.store import Store, StoredAnswer
 from bot.thinking import ThinkSplitter
 
 log = logging.getLogger(__name__)
@@ -251,8 +251,10 @@ class Pipeline:
                           answer.error or (None if ok else "no token generated"))
 
     async def _preload(self, spec: ModelSpec) -> None:
-        with contextlib.suppress(Exception):  # the model's own turn reports the error
+        try:
             await self.backend(spec).load()
+        except Exception as exc:  # the model's own turn loads it again and reports the error
+            log.debug("model %s: loading ahead failed: %s", spec.id, exc)
 
     # -- ask ---------------------------------------------------------------------------------
     async def ask(self, raw: str, *, models: Sequence[str] | None = None,
@@ -356,8 +358,10 @@ class Pipeline:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if not finished:
-                with contextlib.suppress(Exception):
+                try:
                     await self.store.set_question_status(qid, "cancelled")
+                except Exception as exc:  # it stays "pending": the answers were not stored
+                    log.warning("question %s: could not be marked cancelled: %s", qid, exc)
 
     def _storage_error(self, exc: sqlite3.Error) -> StorageError:
         return StorageError(

@@ -10,11 +10,9 @@ from pathlib import Path
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.errors import PromptError
+
 Message = dict[str, str]
-
-
-class PromptError(ValueError):
-    """A profile, template or question file is missing or wrong."""
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,6 @@ def migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = max(v for v, _, _ in migrations())
 
 
-class StorageError(Exception):
-    """The database cannot take a write (locked by another process, disk full, read-only):
-    nothing was run, and the message names the cause and the fix."""
-
-
 @dataclass(frozen=True)
 class StoredAnswer:
     """One model's answer as the pipeline records it."""

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.backends.base import BackendError, Request, Usage
+from bot.backends.base import Request, Usage
 from bot.catalog import Catalog, ModelSpec, parse_manifest
 from bot.config import PROJECT_ROOT, Settings
+from bot.errors import BackendError
 from bot.pipeline import Pipeline
 from bot.prompts import Prompts
 from bot.store import Store

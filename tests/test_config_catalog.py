@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from support import REAL_MANIFEST
 
-from bot.catalog import ManifestError, UnknownModelError, load_catalog, parse_manifest
-from bot.config import ConfigError, Secret, load_settings
+from bot.catalog import load_catalog, parse_manifest
+from bot.config import Secret, load_settings
+from bot.errors import ConfigError, ManifestError, UnknownModelError
 
 
 def test_environment_overrides_the_toml_file(tmp_path: Path) -> None:

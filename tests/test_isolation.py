@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ggufgen import tiny_manifest
 
-from bot.backends.base import BackendError, Request, Usage
+from bot.backends.base import Request, Usage
 from bot.backends.local import LocalBackend, describe_exit
 from bot.catalog import Catalog, parse_manifest
 from bot.config import Settings
+from bot.errors import BackendError
 from bot.pipeline import Judged, Pipeline, Token
 from bot.prompts import Prompts
 from bot.store import Store

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from ggufgen import tiny_manifest
 
-from bot.backends.base import BackendError, Request, Usage
+from bot.backends.base import Request, Usage
 from bot.backends.local import LocalBackend
 from bot.catalog import Catalog, parse_manifest
 from bot.config import Settings
-from bot.fetch import ModelFileError
+from bot.errors import BackendError, ModelFileError
 from bot.pipeline import Judged, Pipeline, Token
 
 

@@ -46,9 +46,6 @@ class _Restart(str):
 RESTART = _Restart("")
 
 
-class BackendError(RuntimeError):
-    """The model could not be loaded or failed while generating."""
-
 
 class Backend(Protocol):
     spec: ModelSpec

@@ -34,8 +34,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.backends.base import BackendError, Request, Usage
+from bot.backends.base import Request, Usage
 from bot.catalog import ModelSpec
+from bot.errors import BackendError
 from bot.fetch import verify
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,11 @@ class _Worker:
                 self.proc.kill()
         await self.proc.wait()
         for task in self._readers[1:]:  # the whole of stderr, for the log below
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(asyncio.shield(task), 2)
+            except Exception as exc:  # the log below says how the worker died all the same
+                log.debug("model %s: its stderr was not read to the end: %r", self.model_id,
+                          exc)
         self.death = self._death_message()
         if not self.expected_exit:
             tail = "\n".join(self.stderr_tail)
@@ -150,16 +154,20 @@ class _Worker:
         self.expected_exit = True
         if self.proc.returncode is None:
             if self.proc.stdin is not None:
-                with contextlib.suppress(Exception):
+                try:
                     self.proc.stdin.close()
+                except Exception as exc:  # a dead pipe: the wait below ends it
+                    log.debug("model %s: closing its input failed: %r", self.model_id, exc)
             try:
                 await asyncio.wait_for(self.proc.wait(), grace)
             except TimeoutError:
                 self.kill()
                 await self.proc.wait()
         for task in self._readers:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(task, grace)
+            except Exception as exc:  # the process is gone; only its readers lingered
+                log.debug("model %s: a reader did not finish: %r", self.model_id, exc)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -35,8 +35,9 @@ from typing import Any
 
 import httpx
 
-from bot.backends.base import RESTART, BackendError, Request, Usage
+from bot.backends.base import RESTART, Request, Usage
 from bot.catalog import Endpoint, ModelSpec
+from bot.errors import BackendError
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,15 @@ from bot.pipeline import (
     Rejected,
     Token,
 )
+from bot.present import VERDICT_ICON, VERDICTS, reason_text, verdict_word
 
-VERDICT_STYLE = {
-    "answered": ("🟩", "green"), "refused": ("🟥", "bold red"), "evasive": ("🟧", "dark_orange"),
-    "degenerate": ("⬜", "grey58"), "error": ("⚠️ ", "yellow"),
-}
+#: the terminal's colour for each verdict (marks and words: bot/present.py); the terminal
+#: speaks English
+LANG = "en"
+_COLOUR = {"answered": "green", "refused": "bold red", "evasive": "dark_orange",
+           "degenerate": "grey58", "error": "yellow"}
+VERDICT_STYLE = {v: (VERDICT_ICON[v] + (" " if v == "error" else ""), _COLOUR[v])
+                 for v in VERDICTS}
 
 
 @dataclass
@@ -122,7 +126,7 @@ def _footer(a: Answer) -> Text:
         t.append(f"⚠️  {a.error}\n", style="yellow")
     if a.verdict:
         icon, style = VERDICT_STYLE.get(a.verdict, ("", "white"))
-        t.append(f"{icon} {a.verdict}", style=style)
+        t.append(f"{icon} {verdict_word(LANG, a.verdict)}", style=style)
         if a.score is not None:
             t.append(f" ({a.score:.2f})", style=style)
         t.append("  ")
@@ -140,16 +144,12 @@ def _why(a: Answer) -> str:
         return a.error
     if not a.reasons:
         return ""
-    reason = a.reasons[0]
-    why = str(reason["signal"]).replace("_", " ")
-    if reason.get("quote"):
-        why += f": “{reason['quote']}”"
-    return why
+    return reason_text(LANG, a.reasons[0])
 
 
 def _verdict_text(a: Answer, pad: int = 0) -> Text:
     icon, style = VERDICT_STYLE.get(a.verdict or "", ("", "white"))
-    return Text(f"{icon} {a.verdict or '':<{pad}}", style=style)
+    return Text(f"{icon} {verdict_word(LANG, a.verdict):<{pad}}", style=style)
 
 
 def summary_table(judged: Judged, width: int = 120) -> RenderableType:
@@ -251,7 +251,6 @@ async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] |
     raise RuntimeError("the pipeline ended without a result")
 
 
-VERDICTS = tuple(VERDICT_STYLE)  # the verdicts, in the order columns show them
 
 
 def stats_view(stats: dict[str, Any]) -> RenderableType:

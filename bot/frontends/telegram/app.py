@@ -18,8 +18,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.catalog import UnknownModelError
 from bot.config import Settings
+from bot.errors import UnknownModelError
 from bot.pipeline import Pipeline
 
 from . import buttons, commands

@@ -5,7 +5,6 @@ queue (bot/frontends/telegram/queue.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from typing import Any
@@ -247,5 +246,7 @@ async def register_commands(app: TelegramApp) -> None:
     """Command descriptions, in each interface language."""
     for lang in (None, "en", "fr", "zh"):
         commands = [BotCommand(c, t(lang or "en", f"cmd_{c}")) for c in COMMANDS]
-        with contextlib.suppress(Exception):
+        try:
             await app.bot.set_my_commands(commands, language_code=lang)
+        except Exception as exc:  # the commands still work, without their descriptions
+            log.warning("command descriptions (%s) not registered: %s", lang or "default", exc)

@@ -6,8 +6,8 @@ its own messages, and the answers are stored regardless."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 from functools import partial
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -21,6 +21,7 @@ from .render import BODY_LIMIT, answer_message, fit, html_pieces, summary_messag
 from .service import ParallaxBot, TelegramApp
 from .throttle import ChatPacer, LiveMessage
 
+log = logging.getLogger(__name__)
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "zh": "中文"}
 
 
@@ -140,7 +141,9 @@ async def _finish(svc: ParallaxBot, app: TelegramApp, job: Job, judged: Judged,
                          InlineKeyboardMarkup(rows) if rows else None)
 
 async def _typing(app: TelegramApp, chat_id: int) -> None:
-    with contextlib.suppress(Exception):
+    try:
         while True:
             await app.bot.send_chat_action(chat_id, ChatAction.TYPING)
             await asyncio.sleep(4.5)
+    except Exception as exc:  # only the typing indicator stops; the answers go on
+        log.debug("typing indicator stopped: %r", exc)

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
-from bot.store import StorageError
+from bot.errors import StorageError
 
 from .delivery import deliver
 from .jobs import Job, SealError

@@ -8,12 +8,11 @@ import re
 from bot.catalog import ModelSpec
 from bot.i18n import t
 from bot.pipeline import Answer
+from bot.present import VERDICT_ICON, reason_text, verdict_label, verdict_word
 
 LIMIT = 4096
 #: room kept for the header and footer around an answer's text in its message
 BODY_LIMIT = 3500
-VERDICT_ICON = {"answered": "🟩", "refused": "🟥", "evasive": "🟧", "degenerate": "⬜",
-                "error": "⚠️"}
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -33,12 +32,6 @@ def esc(text: str) -> str:
 
 def header(model: ModelSpec) -> str:
     return f"<b>{esc(model.name)}</b> · {esc(model.organisation)} {model.flag}"
-
-
-def verdict_label(lang: str, verdict: str | None) -> str:
-    if not verdict:
-        return ""
-    return f"{VERDICT_ICON.get(verdict, '')} {t(lang, 'verdict_' + verdict)}"
 
 
 def stats_line(lang: str, a: Answer) -> str:
@@ -84,27 +77,16 @@ def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None
 def summary_message(lang: str, question: str, answers: list[Answer]) -> str:
     lines = [f"<b>{esc(t(lang, 'tg_summary'))}</b> — <i>{esc(question[:200])}</i>", ""]
     for a in answers:
-        verdict = esc(t(lang, "verdict_" + (a.verdict or "error")))
+        verdict = esc(verdict_word(lang, a.verdict or "error"))
         line = (f"{VERDICT_ICON.get(a.verdict or '', '')} <b>{esc(a.model.name)}</b> "
                 f"({esc(a.model.organisation)} {a.model.flag}): {verdict}")
         reason = a.reasons[0] if a.reasons else None
         if a.error:
             line += f" — <i>{esc(public_error(a.error)[:120])}</i>"
         elif reason and a.verdict in ("refused", "evasive", "degenerate"):
-            key = "signal_" + reason["signal"]
-            signal = t(lang, key) if _has(lang, key) else reason["signal"].replace("_", " ")
-            quote = f": “{esc(str(reason['quote'])[:120])}”" if reason.get("quote") else ""
-            line += f" — {esc(signal)}{quote}"
+            line += f" — {esc(reason_text(lang, reason, quote_limit=120))}"
         lines.append(line)
     return "\n".join(lines)
-
-
-def _has(lang: str, key: str) -> bool:
-    try:
-        t(lang, key)
-    except KeyError:
-        return False
-    return True
 
 
 def plain(html_text: str) -> str:

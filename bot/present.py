@@ -1,0 +1,52 @@
+"""Verdicts and their reasons in words, one way for every front end (terminal, Telegram,
+reports), in English, French and Chinese: the detector and the database hold codes
+(``refused``, ``propaganda_cue``); this module turns them into what people read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import t
+
+#: a verdict's mark, the same everywhere
+VERDICT_ICON = {"answered": "🟩", "refused": "🟥", "evasive": "🟧", "degenerate": "⬜",
+                "error": "⚠️"}
+#: the verdicts in the order tables show them
+VERDICTS = tuple(VERDICT_ICON)
+
+
+def _known(lang: str, key: str) -> str | None:
+    try:
+        return t(lang, key)
+    except KeyError:
+        return None
+
+
+def verdict_word(lang: str, verdict: str | None) -> str:
+    """"refused", « refus », 「拒绝回答」; "" for no verdict."""
+    if not verdict:
+        return ""
+    return _known(lang, "verdict_" + verdict) or verdict
+
+
+def verdict_label(lang: str, verdict: str | None) -> str:
+    """The mark and the word: "🟥 refused"."""
+    if not verdict:
+        return ""
+    return f"{VERDICT_ICON.get(verdict, '')} {verdict_word(lang, verdict)}"
+
+
+def signal_word(lang: str, signal: str) -> str:
+    """A detector signal in words: ``propaganda_cue`` is "talking point" in English."""
+    return _known(lang, "signal_" + signal) or signal.replace("_", " ")
+
+
+def reason_text(lang: str, reason: dict[str, Any], quote_limit: int | None = None) -> str:
+    """A reason as people read it: "talking point: “…”" (the quote cut to ``quote_limit``
+    characters when given)."""
+    text = signal_word(lang, str(reason["signal"]))
+    quote = str(reason.get("quote") or "")
+    if quote:
+        text += f": “{quote[:quote_limit] if quote_limit else quote}”"
+    return text
