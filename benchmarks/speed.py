@@ -98,8 +98,7 @@ def memory_kb(pid: int) -> dict[str, int]:
 async def parallax_round(pipeline: Pipeline, specs: list[ModelSpec], max_tokens: int,
                          results: dict[str, dict[str, list[float]]]) -> None:
     for q in QUESTIONS:
-        judged = [e async for e in pipeline.ask(q, models=[s.id for s in specs],
-                                                source="bench")][-1]
+        judged = await pipeline.run(q, models=[s.id for s in specs], source="bench")
         assert isinstance(judged, Judged)
         for a in judged.answers:
             assert a.error is None, a.error
@@ -171,7 +170,7 @@ async def main() -> int:
             say(errors)
             return 2
         # a first question to every model: from here on each has answered, as in a session
-        [e async for e in pipeline.ask(QUESTIONS[2], models=[s.id for s in specs])]
+        await pipeline.run(QUESTIONS[2], models=[s.id for s in specs])
         procs = {"parallax": os.getpid()}
         for s in specs:
             pid = getattr(pipeline.backend(s), "pid", None)

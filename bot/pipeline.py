@@ -1,10 +1,12 @@
 """The one pipeline every front end calls: a question in, typed events out.
 
-``Pipeline.ask`` cleans the question, detects its language, stores it (before any model runs),
-asks each model (one after another, or all at once, per ``settings.schedule``), streams their
-tokens as events, judges every answer against its peers, stores the answers and verdicts, and
-ends with a ``Judged`` event. A model that fails, hangs or is missing gets an ``error`` answer;
-the others go on.
+``Pipeline.ask`` goes admit → run → judge → store: it cleans the question, detects its
+language and stores it before any model runs (``_admit``: ``Accepted`` or ``Rejected``); asks
+each model, one after another or all at once per ``settings.schedule``, streaming their
+tokens as events (``_run_models``); judges every answer against its peers (``_judge``); stores
+the answers and verdicts (``_store_answers``); and ends with a ``Judged`` event.
+``Pipeline.run`` returns that final event, for callers that want only the outcome. A model
+that fails, hangs or is missing gets an ``error`` answer; the others go on.
 """
 
 from __future__ import annotations
@@ -105,12 +107,16 @@ class AnswerStarted:
 
 @dataclass(frozen=True)
 class Token:
-    model_id: str
+    model: ModelSpec
     text: str  # visible text added
     thinking: str = ""  # thinking text added
     #: everything this model streamed so far is void: its answer starts again here (a remote
     #: endpoint failed mid-answer and another one answers)
     restart: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return self.model.id
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,14 @@ class ModelCheck:
 
 
 Event = Accepted | Rejected | AnswerStarted | Token | AnswerFinished | Judged
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """What ``_admit`` decided: the first event, and the profile an accepted question uses."""
+
+    event: Accepted | Rejected
+    profile: Profile | None = None
 BackendFactory = Callable[[ModelSpec], Backend]
 _DONE = object()
 
@@ -266,10 +280,53 @@ class Pipeline:
         same transaction. ``resume``: the id of a question stored earlier whose answers never
         were (its process was killed): answered again under that id if it is still there,
         stored anew otherwise."""
+        admitted = await self._admit(raw, models=models, profile=profile, source=source,
+                                     user_ref=user_ref, chat_ref=chat_ref,
+                                     ui_language=ui_language, job_id=job_id, resume=resume)
+        yield admitted.event
+        if isinstance(admitted.event, Rejected):
+            return
+        accepted, prof = admitted.event, admitted.profile
+        assert prof is not None
+        answers = [Answer(model=s, profile=accepted.profile) for s in accepted.models]
+        finished = False
+        try:
+            async for event in self._run_models(accepted, prof, answers):
+                yield event
+            self._judge(accepted.text, accepted.language, answers)
+            await self._store_answers(accepted.question_id, answers)
+            finished = True
+            yield Judged(accepted.question_id, accepted.text, accepted.language,
+                         accepted.profile, tuple(answers))
+        finally:
+            if not finished:
+                try:
+                    await self.store.set_question_status(accepted.question_id, "cancelled")
+                except Exception as exc:  # it stays "pending": the answers were not stored
+                    log.warning("question %s: could not be marked cancelled: %s",
+                                accepted.question_id, exc)
+
+    async def run(self, raw: str, **options: Any) -> Judged | Rejected:
+        """``ask`` for callers that want only the outcome: the final ``Judged``, or the
+        ``Rejected`` that ended it (the same options as ``ask``)."""
+        outcome: Judged | Rejected | None = None
+        async for event in self.ask(raw, **options):
+            if isinstance(event, Judged | Rejected):
+                outcome = event
+        assert outcome is not None
+        return outcome
+
+    # -- the steps of ask ------------------------------------------------------------------
+    async def _admit(self, raw: str, *, models: Sequence[str] | None, profile: str | None,
+                     source: str, user_ref: str | None, chat_ref: str | None,
+                     ui_language: str | None, job_id: int | None,
+                     resume: int | None) -> _Admitted:
+        """Clean the text, detect its language, choose the models and the profile, and store
+        the question — rejected ones too, before any model runs: a question that cannot be
+        stored is not asked."""
         text = clean_text(raw)
         if not text:
-            yield Rejected(None, "empty", t(ui_language, "empty_question"))
-            return
+            return _Admitted(Rejected(None, "empty", t(ui_language, "empty_question")))
         notes: list[str] = []
         language = detect(text)
         ui = ui_language or (language.code if language.supported else "en")
@@ -292,8 +349,6 @@ class Pipeline:
                                                      known=", ".join(exc.known)))
         if not language.supported:
             problem = ("unsupported_language", language.unsupported_message())
-        # every question is stored before any model runs, rejected ones too: a question that
-        # cannot be stored is not asked
         try:
             if resume is not None and not problem and await self.store.reopen_question(resume):
                 qid = resume
@@ -311,11 +366,15 @@ class Pipeline:
             raise self._storage_error(exc) from exc
         if problem or prof is None:
             reason, message = problem or ("unknown_profile", "")
-            yield Rejected(qid, reason, message, language)
-            return
-        yield Accepted(qid, text, language, profile_name, tuple(specs), tuple(notes))
+            return _Admitted(Rejected(qid, reason, message, language))
+        return _Admitted(Accepted(qid, text, language, profile_name, tuple(specs),
+                                  tuple(notes)), prof)
 
-        answers = [Answer(model=s, profile=profile_name) for s in specs]
+    async def _run_models(self, accepted: Accepted, prof: Profile,
+                          answers: list[Answer]) -> AsyncIterator[Event]:
+        """Ask every model, one after another or all at once (``settings.schedule``), and
+        yield their events as they come; each model's failure stays in its own answer."""
+        specs, text, language = accepted.models, accepted.text, accepted.language
         queue: asyncio.Queue[object] = asyncio.Queue()
         threads = self.settings.resolved_threads
         parallel = self.settings.schedule == "parallel" and len(specs) > 1
@@ -337,31 +396,24 @@ class Pipeline:
                     load.cancel()
                 queue.put_nowait(_DONE)
 
-        task = asyncio.create_task(run_all(), name=f"ask-{qid}")
-        finished = False
+        task = asyncio.create_task(run_all(), name=f"ask-{accepted.question_id}")
         try:
             while (event := await queue.get()) is not _DONE:
                 yield cast(Event, event)  # the queue holds events, then _DONE
             await task
-            self._judge(text, language, answers)
-            try:
-                ids = await self.store.save_answers(qid, (_stored(a) for a in answers))
-            except sqlite3.Error as exc:
-                raise self._storage_error(exc) from exc
-            for a, answer_id in zip(answers, ids, strict=True):
-                a.answer_id = answer_id
-            finished = True
-            yield Judged(qid, text, language, profile_name, tuple(answers))
         finally:
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if not finished:
-                try:
-                    await self.store.set_question_status(qid, "cancelled")
-                except Exception as exc:  # it stays "pending": the answers were not stored
-                    log.warning("question %s: could not be marked cancelled: %s", qid, exc)
+
+    async def _store_answers(self, question_id: int, answers: list[Answer]) -> None:
+        try:
+            ids = await self.store.save_answers(question_id, (_stored(a) for a in answers))
+        except sqlite3.Error as exc:
+            raise self._storage_error(exc) from exc
+        for a, answer_id in zip(answers, ids, strict=True):
+            a.answer_id = answer_id
 
     def _storage_error(self, exc: sqlite3.Error) -> StorageError:
         return StorageError(
@@ -392,13 +444,13 @@ class Pipeline:
                         if chunk is RESTART:
                             splitter = ThinkSplitter()
                             first = None
-                            queue.put_nowait(Token(spec.id, "", "", restart=True))
+                            queue.put_nowait(Token(spec, "", "", restart=True))
                             continue
                         if first is None:
                             first = loop.time()
                         visible, thinking = splitter.feed(chunk)
                         if visible or thinking:
-                            queue.put_nowait(Token(spec.id, visible, thinking))
+                            queue.put_nowait(Token(spec, visible, thinking))
         except TimeoutError:
             answer.timed_out = True
             answer.error = t(language.code, "timed_out", seconds=f"{timeout:g}")

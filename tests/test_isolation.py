@@ -78,7 +78,7 @@ async def test_sigkill_mid_answer_is_that_model_s_error_and_the_others_finish(
 
         # the next question is answered by a new worker
         old_pid_gone = backends["tiny-b"].pid is None
-        again = [e async for e in pipeline.ask(QUESTION, models=["tiny-b"])][-1]
+        again = await pipeline.run(QUESTION, models=["tiny-b"])
         assert isinstance(again, Judged)
         answer = again.answers[0]
         assert answer.error is None and answer.completion_tokens == 300
@@ -98,7 +98,7 @@ async def test_a_hung_model_times_out_is_killed_and_restarted(
         assert by_id["tiny-a"].timed_out and "timed out" in (by_id["tiny-a"].error or "")
         assert by_id["tiny-b"].error is None and by_id["tiny-c"].error is None
         # the hung worker did not confirm the cancel: it was killed, and a new one answers
-        again = [e async for e in pipeline.ask(QUESTION, models=["tiny-a"])][-1]
+        again = await pipeline.run(QUESTION, models=["tiny-a"])
         assert isinstance(again, Judged) and again.answers[0].error is None
         assert backends["tiny-a"].restarts == 1
 
@@ -109,7 +109,7 @@ async def test_a_worker_that_crashes_while_loading_is_an_error_then_retried(
     crash = (sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
     async with pipeline:
         pipeline.backend(pipeline.catalog.get("tiny-c")).worker_argv = crash
-        judged = [e async for e in pipeline.ask(QUESTION)][-1]
+        judged = await pipeline.run(QUESTION)
         assert isinstance(judged, Judged)
         by_id = {a.model.id: a for a in judged.answers}
         assert by_id["tiny-c"].verdict == "error"
@@ -119,7 +119,7 @@ async def test_a_worker_that_crashes_while_loading_is_an_error_then_retried(
         # mended (here: the real worker again), the next question loads it afresh
         backends["tiny-c"].worker_argv = LocalBackend(
             pipeline.catalog.get("tiny-c"), tmp_path, 1).worker_argv
-        again = [e async for e in pipeline.ask(QUESTION, models=["tiny-c"])][-1]
+        again = await pipeline.run(QUESTION, models=["tiny-c"])
         assert isinstance(again, Judged) and again.answers[0].error is None
 
 

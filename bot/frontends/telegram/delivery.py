@@ -86,8 +86,7 @@ async def deliver(svc: ParallaxBot, app: TelegramApp, job: Job) -> None:
                         texts[event.model_id] = ""
                     texts[event.model_id] += event.text
                     live = lives[event.model_id]
-                    spec = svc.pipeline.catalog.get(event.model_id)
-                    await live.push(answer_message(job.ui, spec, texts[event.model_id],
+                    await live.push(answer_message(job.ui, event.model, texts[event.model_id],
                                                    streaming=True))
                 case AnswerFinished():
                     a = event.answer
