@@ -7,12 +7,10 @@ import io
 import json
 from typing import Any, TextIO
 
-from bot.store import Store
+from bot.store import EXPORT_COLUMNS, Store
 
-COLUMNS = ("question_id", "created_at", "source", "question", "language", "script", "supported",
-           "question_profile", "status", "answer_id", "model_id", "model_sha256", "profile",
-           "answer", "thinking", "verdict", "score", "reasons", "seconds", "first_token_seconds",
-           "prompt_tokens", "completion_tokens", "tokens_per_second", "truncated", "error")
+#: one row an answer: the question's columns, then the answer's record (bot/store.py)
+COLUMNS = EXPORT_COLUMNS
 
 
 async def write_jsonl(store: Store, out: TextIO) -> int:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,8 +26,9 @@ from bot.config import Settings
 from bot.errors import BackendError, ModelFileError, PromptError, StorageError, UnknownModelError
 from bot.i18n import t
 from bot.lang import Language, clean_text, detect
+from bot.present import note_text
 from bot.prompts import Profile, Prompts
-from bot.store import Store, StoredAnswer
+from bot.store import ErrorCode, RejectReason, Store, StoredAnswer
 from bot.thinking import ThinkSplitter
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ class Answer:
     completion_tokens: int | None = None
     tokens_per_second: float | None = None
     truncated: bool = False
+    #: the diagnostic, in English (front ends word it: bot/present.py)
     error: str | None = None
+    error_code: ErrorCode | None = None
     timed_out: bool = False
+    #: the limit a timed-out answer hit
+    timeout_seconds: float | None = None
+    profile_version: str = ""
     verdict: str | None = None
     score: float | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
@@ -66,20 +72,37 @@ class Answer:
     retried: bool = False
     finish_reason: str | None = None
 
+    def record(self) -> StoredAnswer:
+        """The answer's record (bot/store.py): what the database, the export and the JSON
+        output hold."""
+        return StoredAnswer(
+            model_id=self.model.id, model_sha256=self.model.sha256, profile=self.profile,
+            profile_version=self.profile_version, text=self.text, thinking=self.thinking,
+            verdict=self.verdict, score=self.score, reasons=self.reasons, seconds=self.seconds,
+            first_token_seconds=self.first_token_seconds, prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens, tokens_per_second=self.tokens_per_second,
+            truncated=self.truncated, finish_reason=self.finish_reason,
+            backend="remote" if self.model.is_remote else "local", endpoint=self.endpoint,
+            retried=self.retried, error_code=self.error_code, error=self.error)
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model.id, "name": self.model.name,
-            "organisation": self.model.organisation, "country": self.model.country,
-            "text": self.text, "thinking": self.thinking, "verdict": self.verdict,
-            "score": self.score, "reasons": self.reasons, "seconds": _round(self.seconds),
-            "first_token_seconds": _round(self.first_token_seconds),
-            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "tokens_per_second": _round(self.tokens_per_second), "truncated": self.truncated,
-            "error": self.error, "backend": "remote" if self.model.is_remote else "local",
-            **({"endpoint": self.endpoint, "retried": self.retried}
-               if self.model.is_remote else {}),
-            "finish_reason": self.finish_reason,
-        }
+        """``parallax ask --json``: the record, timings rounded, with the model's name and
+        origin beside its id."""
+        d = asdict(self.record())
+        d["model"] = d.pop("model_id")
+        for key in ("seconds", "first_token_seconds", "tokens_per_second"):
+            d[key] = _round(d[key])
+        return {"model": d.pop("model"), "name": self.model.name,
+                "organisation": self.model.organisation, "country": self.model.country, **d}
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something to tell the asker about an accepted question, as a code and its values
+    (an i18n key); stored as its code, shown worded (bot/present.py)."""
+
+    code: str  # question_too_long
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,14 +112,15 @@ class Accepted:
     language: Language
     profile: str
     models: tuple[ModelSpec, ...]
+    #: what to tell the asker, worded in their language (the database keeps the codes)
     notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Rejected:
     question_id: int | None  # None when nothing was worth storing (an empty message)
-    reason: str  # empty, unsupported_language, unknown_model, unknown_profile
-    message: str
+    reason: RejectReason
+    message: str  # in the asker's language, for the front end to show
     language: Language | None = None
 
 
@@ -288,7 +312,8 @@ class Pipeline:
             return
         accepted, prof = admitted.event, admitted.profile
         assert prof is not None
-        answers = [Answer(model=s, profile=accepted.profile) for s in accepted.models]
+        answers = [Answer(model=s, profile=accepted.profile, profile_version=prof.version)
+                   for s in accepted.models]
         finished = False
         try:
             async for event in self._run_models(accepted, prof, answers):
@@ -327,14 +352,15 @@ class Pipeline:
         text = clean_text(raw)
         if not text:
             return _Admitted(Rejected(None, "empty", t(ui_language, "empty_question")))
-        notes: list[str] = []
+        notes: list[Note] = []
         language = detect(text)
         ui = ui_language or (language.code if language.supported else "en")
         if len(text) > MAX_QUESTION_CHARS:
-            notes.append(t(ui, "question_too_long", length=len(text), limit=MAX_QUESTION_CHARS))
+            notes.append(Note("question_too_long", {"length": len(text),
+                                                    "limit": MAX_QUESTION_CHARS}))
             text = text[:MAX_QUESTION_CHARS]
         profile_name = profile or self.settings.profile
-        problem: tuple[str, str] | None = None
+        problem: tuple[RejectReason, str] | None = None
         specs: list[ModelSpec] = []
         prof: Profile | None = None
         try:
@@ -361,14 +387,15 @@ class Pipeline:
                     supported=language.supported, profile=profile_name, source=source,
                     user_ref=user_ref, chat_ref=chat_ref,
                     status="rejected" if problem else "pending",
-                    note=problem[0] if problem else "; ".join(notes), job_id=job_id)
+                    note=problem[0] if problem else "; ".join(n.code for n in notes),
+                    job_id=job_id)
         except sqlite3.Error as exc:
             raise self._storage_error(exc) from exc
         if problem or prof is None:
             reason, message = problem or ("unknown_profile", "")
             return _Admitted(Rejected(qid, reason, message, language))
         return _Admitted(Accepted(qid, text, language, profile_name, tuple(specs),
-                                  tuple(notes)), prof)
+                                  tuple(note_text(ui, n) for n in notes)), prof)
 
     async def _run_models(self, accepted: Accepted, prof: Profile,
                           answers: list[Answer]) -> AsyncIterator[Event]:
@@ -409,7 +436,7 @@ class Pipeline:
 
     async def _store_answers(self, question_id: int, answers: list[Answer]) -> None:
         try:
-            ids = await self.store.save_answers(question_id, (_stored(a) for a in answers))
+            ids = await self.store.save_answers(question_id, (a.record() for a in answers))
         except sqlite3.Error as exc:
             raise self._storage_error(exc) from exc
         for a, answer_id in zip(answers, ids, strict=True):
@@ -452,13 +479,13 @@ class Pipeline:
                         if visible or thinking:
                             queue.put_nowait(Token(spec, visible, thinking))
         except TimeoutError:
-            answer.timed_out = True
-            answer.error = t(language.code, "timed_out", seconds=f"{timeout:g}")
+            answer.timed_out, answer.timeout_seconds = True, timeout
+            answer.error_code, answer.error = "timed_out", f"timed out after {timeout:g} s"
         except (BackendError, ModelFileError, PromptError) as exc:
-            answer.error = str(exc)
+            answer.error_code, answer.error = "failed", str(exc)
         except Exception as exc:  # one model's failure never stops the others
             log.exception("model %s failed", spec.id)
-            answer.error = f"{type(exc).__name__}: {exc}"
+            answer.error_code, answer.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             end = loop.time()
             splitter.finish()
@@ -509,12 +536,3 @@ class Pipeline:
                       error=a.error)
             a.verdict, a.score = j.verdict, round(j.score, 3)
             a.reasons = [r.to_dict() for r in j.reasons]
-
-
-def _stored(a: Answer) -> StoredAnswer:
-    return StoredAnswer(
-        model_id=a.model.id, model_sha256=a.model.sha256, profile=a.profile, text=a.text,
-        thinking=a.thinking, verdict=a.verdict, score=a.score, reasons=a.reasons,
-        seconds=a.seconds, first_token_seconds=a.first_token_seconds,
-        prompt_tokens=a.prompt_tokens, completion_tokens=a.completion_tokens,
-        tokens_per_second=a.tokens_per_second, truncated=a.truncated, error=a.error)

@@ -42,6 +42,21 @@ def signal_word(lang: str, signal: str) -> str:
     return _known(lang, "signal_" + signal) or signal.replace("_", " ")
 
 
+def note_text(lang: str, note: Any) -> str:
+    """An accepted question's note (``pipeline.Note``: a code and its values) in words."""
+    if _known(lang, note.code) is None:
+        return str(note.code)
+    return t(lang, note.code, **note.values)
+
+
+def error_text(lang: str, answer: Any) -> str:
+    """An answer's error in words: a timeout in the reader's language, any other failure as
+    its diagnostic (which names the file, server or fix an operator needs)."""
+    if answer.error_code == "timed_out" and answer.timeout_seconds is not None:
+        return t(lang, "timed_out", seconds=f"{answer.timeout_seconds:g}")
+    return str(answer.error or "")
+
+
 def reason_text(lang: str, reason: dict[str, Any], quote_limit: int | None = None) -> str:
     """A reason as people read it: "talking point: “…”" (the quote cut to ``quote_limit``
     characters when given)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,6 +25,13 @@ class Profile:
 
     def system_for(self, language: str) -> str:
         return self.system.get(language) or self.system.get("en", "")
+
+    @property
+    def version(self) -> str:
+        """What the profile says, as a short digest: stored with every answer, so that an
+        edited profile's answers are not mistaken for the old one's."""
+        text = json.dumps(self.system, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     def messages(self, question: str, language: str) -> list[Message]:
         system = self.system_for(language)

@@ -11,11 +11,11 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -37,9 +37,19 @@ def migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = max(v for v, _, _ in migrations())
 
 
+#: what a question's status may be (bot/schema/004_answer_record.sql)
+QuestionStatus = Literal["pending", "done", "rejected", "cancelled", "interrupted"]
+#: why a question was not asked (stored in questions.note)
+RejectReason = Literal["empty", "unsupported_language", "unknown_model", "unknown_profile"]
+#: what kind of failure an answer's error is
+ErrorCode = Literal["timed_out", "failed"]
+
+
 @dataclass(frozen=True)
 class StoredAnswer:
-    """One model's answer as the pipeline records it."""
+    """One model's answer as it is recorded: the one definition of an answer's record. The
+    ``answers`` columns written (``save_answers``), the export's answer columns (``bot/export.py``)
+    and ``parallax ask --json`` (``Answer.to_json``) all derive from these fields."""
 
     model_id: str
     model_sha256: str
@@ -55,7 +65,32 @@ class StoredAnswer:
     completion_tokens: int | None
     tokens_per_second: float | None
     truncated: bool
-    error: str | None
+    error: str | None  # the diagnostic, in English
+    error_code: ErrorCode | None = None
+    profile_version: str = ""  # a digest of the profile's system prompts (bot/prompts.py)
+    finish_reason: str | None = None
+    backend: str = "local"  # local, remote
+    endpoint: str | None = None  # the server of a remote answer
+    retried: bool = False  # another endpoint failed first
+
+
+#: the record's fields, in order: the answers table's columns
+ANSWER_FIELDS = tuple(f.name for f in fields(StoredAnswer))
+#: their names in an export, where a question's text sits beside the answer's
+EXPORT_NAMES = {"text": "answer"}
+#: an export's columns: the question's, then the answer's record
+EXPORT_COLUMNS = ("question_id", "created_at", "source", "question", "language", "script",
+                  "supported", "question_profile", "status", "note", "answer_id",
+                  *(EXPORT_NAMES.get(c, c) for c in ANSWER_FIELDS))
+
+
+def _column(value: Any) -> Any:
+    """A record's value as SQLite stores it: lists as JSON, booleans as 0 / 1."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 class Store:
@@ -115,7 +150,7 @@ class Store:
     # -- questions --------------------------------------------------------------------------
     async def save_question(self, *, text: str, language: str, script: str, supported: bool,
                             profile: str, source: str, user_ref: str | None = None,
-                            chat_ref: str | None = None, status: str = "pending",
+                            chat_ref: str | None = None, status: QuestionStatus = "pending",
                             note: str = "", job_id: int | None = None) -> int:
         """Store a question; with ``job_id``, link that queued job to it in the same
         transaction (a job is never started without its question, nor the reverse)."""
@@ -142,7 +177,8 @@ class Store:
         await self._db.commit()
         return cur.rowcount == 1
 
-    async def set_question_status(self, question_id: int, status: str, note: str = "") -> None:
+    async def set_question_status(self, question_id: int, status: QuestionStatus,
+                                  note: str = "") -> None:
         await self._db.execute("UPDATE questions SET status = ?, note = ? WHERE id = ?",
                                (status, note, question_id))
         await self._db.commit()
@@ -150,16 +186,11 @@ class Store:
     async def save_answers(self, question_id: int, answers: Iterable[StoredAnswer]) -> list[int]:
         ids = []
         now = _now()
+        sql = (f"INSERT INTO answers (question_id, created_at, {', '.join(ANSWER_FIELDS)})"
+               f" VALUES ({', '.join('?' * (len(ANSWER_FIELDS) + 2))})")
         for a in answers:
             cur = await self._db.execute(
-                "INSERT INTO answers (question_id, model_id, model_sha256, profile, text,"
-                " thinking, verdict, score, reasons, seconds, first_token_seconds,"
-                " prompt_tokens, completion_tokens, tokens_per_second, truncated, error,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (question_id, a.model_id, a.model_sha256, a.profile, a.text, a.thinking,
-                 a.verdict, a.score, json.dumps(a.reasons, ensure_ascii=False), a.seconds,
-                 a.first_token_seconds, a.prompt_tokens, a.completion_tokens,
-                 a.tokens_per_second, int(a.truncated), a.error, now))
+                sql, (question_id, now, *(_column(v) for v in astuple(a))))
             assert cur.lastrowid is not None
             ids.append(cur.lastrowid)
         await self._db.execute("UPDATE questions SET status = 'done' WHERE id = ?",
@@ -313,12 +344,11 @@ class Store:
     # -- study and export ------------------------------------------------------------------
     async def export_rows(self) -> AsyncIterator[dict[str, Any]]:
         """One row per answer joined with its question (questions with no answer: one row)."""
+        answer_columns = ", ".join(f"a.{c} AS {EXPORT_NAMES.get(c, c)}" for c in ANSWER_FIELDS)
         sql = (
             "SELECT q.id AS question_id, q.created_at, q.source, q.text AS question,"
             " q.language, q.script, q.supported, q.profile AS question_profile, q.status,"
-            " a.id AS answer_id, a.model_id, a.model_sha256, a.profile, a.text AS answer,"
-            " a.thinking, a.verdict, a.score, a.reasons, a.seconds, a.first_token_seconds,"
-            " a.prompt_tokens, a.completion_tokens, a.tokens_per_second, a.truncated, a.error"
+            f" q.note, a.id AS answer_id, {answer_columns}"
             " FROM questions q LEFT JOIN answers a ON a.question_id = q.id"
             " ORDER BY q.id, a.id")
         async with self._db.execute(sql) as cur:
@@ -372,5 +402,6 @@ def _answer_row(row: aiosqlite.Row) -> dict[str, Any]:
     d = dict(row)
     d["reasons"] = json.loads(d["reasons"]) if d.get("reasons") else []
     d["truncated"] = bool(d.get("truncated"))
+    d["retried"] = bool(d.get("retried"))
     return d
 

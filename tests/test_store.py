@@ -199,3 +199,58 @@ async def test_disputed_verdicts_export_in_the_detector_format(store: Store,
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     [row] = read([path])
     assert row.label == "COMPLETE" and row.peers == ["Taïwan est gouverné à part."]
+
+
+async def test_migration_4_turns_stored_prose_into_codes(tmp_path: Path) -> None:
+    """A database of schema 3 stored a timeout in the question's language and an accepted
+    question's note as text: migration 4 keeps codes (and the diagnostic in English)."""
+    db = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(db)
+    for version, _name, sql in migrations():
+        if version <= 3:
+            con.executescript(sql)
+    con.execute("PRAGMA user_version = 3")
+    q = "INSERT INTO questions (created_at, source, text, language, supported, profile, status," \
+        " note) VALUES ('2026-11-30', 'telegram', ?, ?, 1, 'bare', ?, ?)"
+    con.execute(q, ("Question longue…", "fr", "done",
+                    "La question fait 25000 caractères ; seuls les 20000 premiers sont gardés."))
+    con.execute(q, ("Bonjour", "de", "rejected", "unsupported_language"))
+    a = "INSERT INTO answers (question_id, model_id, profile, created_at, error) VALUES " \
+        "(1, ?, 'bare', '2026-11-30', ?)"
+    con.execute(a, ("m-fr", "délai dépassé après 120 s"))
+    con.execute(a, ("m-zh", "120 秒后超时"))
+    con.execute(a, ("m-en", "timed out after 90 s"))
+    con.execute(a, ("m-crash", "the model process stopped (signal 9, SIGKILL)"))
+    con.execute(a, ("m-ok", None))
+    con.commit()
+    con.close()
+    store = await Store.open(db)
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        rows = {r["model_id"]: (r["error_code"], r["error"]) for r in await store.answers_for(1)}
+        assert rows == {"m-fr": ("timed_out", "timed out after 120 s"),
+                        "m-zh": ("timed_out", "timed out after 120 s"),
+                        "m-en": ("timed_out", "timed out after 90 s"),
+                        "m-crash": ("failed", "the model process stopped (signal 9, SIGKILL)"),
+                        "m-ok": (None, None)}
+        assert (await store.question(1))["note"] == "question_too_long"
+        assert (await store.question(2))["note"] == "unsupported_language"
+    finally:
+        await store.close()
+
+
+async def test_an_answer_record_round_trips_through_the_database_and_the_export(
+        store: Store) -> None:
+    qid = await store.save_question(text="Q?", language="en", script="", supported=True,
+                                    profile="bare", source="test")
+    rec = _answer("remote-m", error=None, profile_version="abc123def456", finish_reason="stop",
+                  backend="remote", endpoint="http://h:1/v1", retried=True)
+    await store.save_answers(qid, [rec])
+    (row,) = await store.answers_for(qid)
+    for field in ("profile_version", "finish_reason", "backend", "endpoint", "retried"):
+        assert row[field] == getattr(rec, field), field
+    data, rows = await export_bytes(store, "jsonl")
+    assert rows == 1
+    out = json.loads(data.decode().splitlines()[0])
+    assert out["backend"] == "remote" and out["endpoint"] == "http://h:1/v1"
+    assert out["answer"] == "Paris." and out["profile_version"] == "abc123def456"

@@ -26,7 +26,7 @@ from bot.pipeline import (
     Rejected,
     Token,
 )
-from bot.present import VERDICT_ICON, VERDICTS, reason_text, verdict_word
+from bot.present import VERDICT_ICON, VERDICTS, error_text, reason_text, verdict_word
 
 #: the terminal's colour for each verdict (marks and words: bot/present.py); the terminal
 #: speaks English
@@ -123,7 +123,7 @@ def _stats(a: Answer, first_token: bool = True) -> str:
 def _footer(a: Answer) -> Text:
     t = Text()
     if a.error:
-        t.append(f"⚠️  {a.error}\n", style="yellow")
+        t.append(f"⚠️  {error_text(LANG, a)}\n", style="yellow")
     if a.verdict:
         icon, style = VERDICT_STYLE.get(a.verdict, ("", "white"))
         t.append(f"{icon} {verdict_word(LANG, a.verdict)}", style=style)
@@ -141,7 +141,7 @@ def _footer(a: Answer) -> Text:
 
 def _why(a: Answer) -> str:
     if a.error:
-        return a.error
+        return error_text(LANG, a)
     if not a.reasons:
         return ""
     return reason_text(LANG, a.reasons[0])

@@ -8,7 +8,7 @@ import re
 from bot.catalog import ModelSpec
 from bot.i18n import t
 from bot.pipeline import Answer
-from bot.present import VERDICT_ICON, reason_text, verdict_label, verdict_word
+from bot.present import VERDICT_ICON, error_text, reason_text, verdict_label, verdict_word
 
 LIMIT = 4096
 #: room kept for the header and footer around an answer's text in its message
@@ -67,7 +67,7 @@ def answer_message(lang: str, model: ModelSpec, text: str, answer: Answer | None
         footer = " · ".join(x for x in (verdict_label(lang, answer.verdict),
                                         stats_line(lang, answer)) if x)
         if answer.error:
-            parts.append(f"\n⚠️ <i>{esc(public_error(answer.error)[:300])}</i>")
+            parts.append(f"\n⚠️ <i>{esc(public_error(error_text(lang, answer))[:300])}</i>")
         if answer.thinking == "":
             parts.append(f"<i>{esc(t(lang, 'tg_empty_think'))}</i>")
         parts.append(f"\n{footer}")
@@ -82,7 +82,7 @@ def summary_message(lang: str, question: str, answers: list[Answer]) -> str:
                 f"({esc(a.model.organisation)} {a.model.flag}): {verdict}")
         reason = a.reasons[0] if a.reasons else None
         if a.error:
-            line += f" — <i>{esc(public_error(a.error)[:120])}</i>"
+            line += f" — <i>{esc(public_error(error_text(lang, a))[:120])}</i>"
         elif reason and a.verdict in ("refused", "evasive", "degenerate"):
             line += f" — {esc(reason_text(lang, reason, quote_limit=120))}"
         lines.append(line)
