@@ -10,7 +10,7 @@ CREATE TABLE questions (
     script      TEXT    NOT NULL DEFAULT '',   -- Hans / Hant for Chinese
     supported   INTEGER NOT NULL,              -- 1 if the language is supported
     profile     TEXT    NOT NULL,
-    status      TEXT    NOT NULL,              -- pending, done, rejected, failed
+    status      TEXT    NOT NULL,              -- pending, done, rejected, cancelled, interrupted (004)
     note        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX questions_user ON questions(user_ref);
