@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from support import llama_server  # noqa: E402
+from support import llama_server, remote_entry  # noqa: E402
 
 from bot.catalog import load_catalog, parse_manifest  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -39,23 +39,6 @@ from bot.pipeline import Judged, Pipeline, Token  # noqa: E402
 QUESTIONS = ["Write a short essay about the history of {}.",
              "Describe the geography of {} in detail.", "Tell me about the economy of {}."]
 PLACES = ["Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes", "Toulouse", "Nice"]
-
-
-def remote_manifest(model_id: str, endpoints: list[str], max_tokens: int) -> str:
-    listed = ", ".join(f'{{ base_url = "{e}" }}' for e in endpoints)
-    return f"""
-[[models]]
-id = "{model_id}"
-name = "{model_id}"
-organisation = "bench"
-country = "FR"
-max_tokens = {max_tokens}
-timeout_seconds = 600
-[models.source]
-kind = "remote"
-model = "bench"
-endpoints = [{listed}]
-"""
 
 
 async def run_users(pipeline: Pipeline, model_id: str, users: int) -> dict[str, float]:
@@ -115,13 +98,15 @@ async def main() -> int:
     async with pipeline:
         await measure("local", pipeline, args.model)
     with llama_server(path, "bench", threads=2) as (_p, base):
-        text = remote_manifest("server", [base], args.max_tokens)
+        text = remote_entry("server", base, model="bench", max_tokens=args.max_tokens,
+                            timeout_seconds=600)
         pipeline = await Pipeline.open(settings, catalog=parse_manifest(text, tmp / "m.toml"))
         async with pipeline:
             await measure("server", pipeline, "server")
     with llama_server(path, "bench", threads=1) as (_p, a), \
             llama_server(path, "bench", threads=1) as (_q, b):
-        text = remote_manifest("fleet", [a, b], args.max_tokens)
+        text = remote_entry("fleet", a, b, model="bench", max_tokens=args.max_tokens,
+                            timeout_seconds=600)
         pipeline = await Pipeline.open(settings, catalog=parse_manifest(text, tmp / "m.toml"))
         async with pipeline:
             await measure("fleet", pipeline, "fleet")

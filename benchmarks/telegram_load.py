@@ -36,10 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "telegram"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_bot_api import FakeBotAPI  # noqa: E402
+from harness import start_harness, stop_harness  # noqa: E402
 
 from bot.config import load_settings  # noqa: E402
-from bot.frontends.telegram.app import build_application  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
 
 QUESTIONS = {
@@ -90,10 +89,8 @@ async def main() -> int:
     args = ap.parse_args()
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
 
-    api = FakeBotAPI().start()
-    db = Path(tempfile.mkdtemp(prefix="parallax-load-")) / "load.sqlite3"
-    settings = load_settings(None, env={}, database=db, telegram_token=api.token,
-                             telegram_base_url=api.base_url,
+    tmp = Path(tempfile.mkdtemp(prefix="parallax-load-"))
+    settings = load_settings(None, env={}, database=tmp / "tg.sqlite3",
                              models=None if args.fake else args.model,
                              max_tokens=args.max_tokens, threads=2)
     if args.fake:
@@ -109,12 +106,10 @@ async def main() -> int:
         if any(errors.values()):
             say(errors)
             return 2
-    app = build_application(settings, pipeline)
-    await app.initialize()
-    await app.post_init(app)  # type: ignore[misc]
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
-    svc = app.bot_data["parallax"]
+    # the tests' harness: the real Application polling the Bot API test server
+    h = await start_harness(tmp, pipeline=pipeline)
+    api = h.api
+    svc = h.app.bot_data["parallax"]  # type: ignore[attr-defined]
     rss_start = rss_mb()
 
     rng = random.Random(args.seed)
@@ -197,12 +192,7 @@ async def main() -> int:
     rss_end = rss_mb()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    await app.updater.stop()  # type: ignore[union-attr]
-    await app.stop()
-    await app.post_shutdown(app)  # type: ignore[misc]
-    await app.shutdown()
-    await pipeline.close()
-    api.stop()
+    await stop_harness(h)
 
     failed_requests = sum(n for s, n in status.items() if s not in (200, 429))
     result = {

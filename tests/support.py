@@ -82,3 +82,23 @@ def llama_server(model: Path, alias: str, *, api_key: str | None = None, threads
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def remote_entry(model_id: str, *endpoints: str, model: str = "tiny-remote",
+                 max_tokens: int = 24, timeout_seconds: float = 30, extra: str = "") -> str:
+    """A manifest entry (TOML text) for a remote model served at ``endpoints``."""
+    listed = ", ".join(f'{{ base_url = "{e}" }}' for e in endpoints)
+    return f"""
+[[models]]
+id = "{model_id}"
+name = "Remote {model_id}"
+organisation = "Parallax tests"
+country = "FR"
+max_tokens = {max_tokens}
+n_ctx = 512
+timeout_seconds = {timeout_seconds:g}
+[models.source]
+kind = "remote"
+model = "{model}"
+endpoints = [{listed}]
+{extra}"""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from ggufgen import tiny_manifest
-from support import llama_server
+from support import llama_server, remote_entry
 
 from bot.backends.remote import RemoteBackend
 from bot.catalog import parse_manifest
@@ -96,24 +96,6 @@ def scripted() -> Iterator[Scripted]:
 def steady(tiny_gguf: tuple[Path, str]) -> Iterator[str]:
     with llama_server(tiny_gguf[0], "tiny-remote") as (_proc, base):
         yield base
-
-
-def remote_entry(model_id: str, *endpoints: str, extra: str = "", max_tokens: int = 24) -> str:
-    listed = ", ".join(f'{{ base_url = "{e}" }}' for e in endpoints)
-    return f"""
-[[models]]
-id = "{model_id}"
-name = "Remote {model_id}"
-organisation = "Parallax tests"
-country = "FR"
-max_tokens = {max_tokens}
-n_ctx = 512
-timeout_seconds = 30
-[models.source]
-kind = "remote"
-model = "tiny-remote"
-endpoints = [{listed}]
-{extra}"""
 
 
 async def ask(settings: Settings, manifest: str, models: list[str], tmp_path: Path,
