@@ -117,3 +117,15 @@ def test_models_check_loads_and_generates_and_fails_on_an_unusable_default(
     out = json.loads(res.output)
     assert res.exit_code == 0 and out["unusable_defaults"] == []
     assert [m["ok"] for m in out["models"]] == [True, True, False]
+
+
+def test_every_parallax_error_exits_2_with_its_message(env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    """One exit code policy: a settings error and a manifest error alike (it was 1 and 2)."""
+    bad_setting = run({**env, "PARALLAX_SCHEDULE": "sideways"}, "models", "list")
+    assert bad_setting.exit_code == 2
+    assert "Error:" in bad_setting.output and "PARALLAX_SCHEDULE" in bad_setting.output
+    no_manifest = run({**env, "PARALLAX_MANIFEST": str(tmp_path / "none.toml")}, "ask", "Hi?")
+    assert no_manifest.exit_code == 2 and "does not exist" in no_manifest.output
+    unknown = run(env, "ask", "-m", "nope", "--json", "Is Taiwan a country?")
+    assert unknown.exit_code == 2
