@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -254,3 +255,25 @@ endpoints = [
     c, d = n.endpoints
     assert (c.model, c.api_key_env, c.read_timeout) == ("big", "N_KEY", 30.0)
     assert (d.model, d.api_key_env, d.connect_timeout) == ("n", "D_KEY", 2.0)
+
+
+async def test_after_a_failover_no_endpoint_counts_an_answer_still_in_flight(
+        steady: str, scripted: Scripted) -> None:
+    from bot.backends.base import Request, Usage
+    from bot.catalog import Endpoint, ModelSpec, Source
+
+    spec = ModelSpec(id="m", name="m", organisation="o", country="FR", family="", licence="",
+                     source=Source("remote", endpoints=(
+                         Endpoint(scripted.url("garbage"), "tiny-remote"),
+                         Endpoint(steady, "tiny-remote"))))
+    backend = RemoteBackend(spec)
+    usage = Usage()
+    try:
+        text = "".join([c async for c in backend.stream(Request(
+            messages=[{"role": "user", "content": QUESTION}], max_tokens=8), usage)])
+    finally:
+        await backend.close()
+    garbage, good = backend.states
+    assert text and usage.retried and usage.endpoint == steady
+    assert (garbage.in_flight, good.in_flight) == (0, 0)  # least busy stays true
+    assert garbage.failures == 1 and good.failures == 0 and not garbage.up(time.monotonic())

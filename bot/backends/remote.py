@@ -107,6 +107,7 @@ class RemoteBackend:
         while True:
             usage.endpoint = state.endpoint.base_url
             sent = False
+            failure: BackendError | None = None
             state.in_flight += 1
             try:
                 async for chunk in self._stream_one(state.endpoint, request, usage):
@@ -115,20 +116,21 @@ class RemoteBackend:
                 state.failures = 0
                 return
             except BackendError as exc:
-                self._failed(state, str(exc))
-                tried.append(str(exc))
-                other = self._pick(exclude=state) if len(tried) == 1 else None
-                if other is None:
-                    raise BackendError(" ; then ".join(tried)) from exc
-                log.info("model %s: asking %s instead", self.spec.id, other.endpoint.base_url)
-                if sent:
-                    yield RESTART  # take back what the failed endpoint streamed
-                usage.retried = True
-                usage.completion_tokens = usage.prompt_tokens = 0
-                usage.finish_reason = ""
-                state = other
+                failure = exc
             finally:
-                state.in_flight -= 1
+                state.in_flight -= 1  # this endpoint's answer is over, however it ended
+            self._failed(state, str(failure))
+            tried.append(str(failure))
+            other = self._pick(exclude=state) if len(tried) == 1 else None
+            if other is None:
+                raise BackendError(" ; then ".join(tried)) from failure
+            log.info("model %s: asking %s instead", self.spec.id, other.endpoint.base_url)
+            if sent:
+                yield RESTART  # take back what the failed endpoint streamed
+            usage.retried = True
+            usage.completion_tokens = usage.prompt_tokens = 0
+            usage.finish_reason = ""
+            state = other
 
     async def _stream_one(self, endpoint: Endpoint, request: Request,
                           usage: Usage) -> AsyncIterator[str]:
