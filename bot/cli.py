@@ -328,11 +328,13 @@ def models_check(obj: _Ctx, ids: tuple[str, ...], as_json: bool) -> None:
 @click.option("--all", "pull_all", is_flag=True, help="Every model of the manifest.")
 @click.pass_obj
 def models_pull(obj: _Ctx, ids: tuple[str, ...], pull_all: bool) -> None:
-    """Download, join, verify and place models (default: the default models)."""
+    """Download, join, verify and place models (default: the configured models — `models` /
+    PARALLAX_MODELS — else the manifest's defaults)."""
     settings = obj.settings()
     catalog = _catalog(settings)
     try:
-        specs = list(catalog.models) if pull_all else catalog.select(list(ids) or None)
+        specs = list(catalog.models) if pull_all else catalog.select(
+            list(ids) or list(settings.models) or None)
     except UnknownModelError as exc:
         _fail(str(exc))
     console = _console()
@@ -448,6 +450,27 @@ def export(obj: _Ctx, fmt: str, output: Path | None, feedback: bool) -> None:
 
     n = asyncio.run(run())
     click.echo(f"{n} rows exported", err=True)
+
+
+@cli.command()
+@click.option("--max-age", type=float, default=60.0, show_default=True,
+              help="Seconds since the bot's last heartbeat.")
+@click.pass_obj
+def health(obj: _Ctx, max_age: float) -> None:
+    """Exit 0 if the running bot's heartbeat (PARALLAX_HEARTBEAT_FILE) is fresh: a container's
+    health check."""
+    import time
+
+    path = obj.settings().heartbeat_file
+    if path is None:
+        _fail("no heartbeat file configured: set PARALLAX_HEARTBEAT_FILE for `parallax bot`")
+    try:
+        age = time.time() - float(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        _fail(f"no heartbeat in {path}: is `parallax bot` running?", code=1)
+    if age > max_age:
+        _fail(f"the bot's last heartbeat is {age:.0f} s old (more than {max_age:g})", code=1)
+    click.echo(f"ok: heartbeat {age:.0f} s ago")
 
 
 @cli.command()

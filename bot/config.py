@@ -118,6 +118,8 @@ class Settings:
     id_key_file: Path | None = None
     #: questions, answers and feedback older than this many days are deleted (0: kept)
     retention_days: int = 180
+    #: a file the running bot refreshes every 10 s, for a health check (``parallax health``)
+    heartbeat_file: Path | None = None
 
     @property
     def resolved_id_key_file(self) -> Path:
@@ -162,6 +164,7 @@ _ENV: dict[str, str] = {
     "PARALLAX_ON_RESTART": "telegram_on_restart",
     "PARALLAX_ID_KEY_FILE": "id_key_file",
     "PARALLAX_RETENTION_DAYS": "retention_days",
+    "PARALLAX_HEARTBEAT_FILE": "heartbeat_file",
 }
 
 
@@ -170,7 +173,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         match name:
             case "manifest" | "prompts_dir" | "database":
                 return Path(value).expanduser()
-            case "models_dir" | "cache_dir" | "id_key_file":
+            case "models_dir" | "cache_dir" | "id_key_file" | "heartbeat_file":
                 return Path(value).expanduser() if value else None
             case "models":
                 items = value.split(",") if isinstance(value, str) else list(value)

@@ -758,3 +758,25 @@ async def test_model_errors_never_show_paths_or_server_urls(tmp_path: Path) -> N
         assert any("/srv/parallax/models/gone.gguf" in e for e in errors)
     finally:
         await stop_harness(h)
+
+
+async def test_the_running_bot_keeps_a_heartbeat_for_health_checks(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    beat = tmp_path / "run" / "heartbeat"
+    h = await start_harness(tmp_path, heartbeat_file=str(beat))
+    try:
+        await h.until(beat.exists, timeout=10)
+        env = {"PARALLAX_HEARTBEAT_FILE": str(beat), "PARALLAX_CONFIG": ""}
+        ok = CliRunner().invoke(cli, ["health"], env=env)
+        assert ok.exit_code == 0 and "ok" in ok.output
+        beat.write_text("1000\n")  # a bot that stopped beating long ago
+        stale = CliRunner().invoke(cli, ["health"], env=env)
+        assert stale.exit_code == 1 and "old" in stale.output
+    finally:
+        await stop_harness(h)
+    missing = CliRunner().invoke(cli, ["health"], env={"PARALLAX_HEARTBEAT_FILE": str(
+        tmp_path / "none"), "PARALLAX_CONFIG": ""})
+    assert missing.exit_code == 1 and "is `parallax bot` running" in missing.output

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import re
 import secrets
+import time
+from pathlib import Path
 from typing import Any
 
 from telegram import LinkPreviewOptions, Update
@@ -100,9 +102,12 @@ def build_application(settings: Settings, pipeline: Pipeline) -> TelegramApp:
                                                       name="warm-models")
         app.bot_data["retention"] = asyncio.create_task(retention(pipeline, settings),
                                                         name="retention")
+        if settings.heartbeat_file:
+            app.bot_data["heartbeat"] = asyncio.create_task(
+                heartbeat(settings.heartbeat_file), name="heartbeat")
 
     async def post_stop(app: TelegramApp) -> None:
-        for name in ("warming", "retention"):
+        for name in ("warming", "retention", "heartbeat"):
             task = app.bot_data.get(name)
             if task is not None and not task.done():
                 task.cancel()
@@ -127,6 +132,21 @@ def build_application(settings: Settings, pipeline: Pipeline) -> TelegramApp:
 async def _on_error(update: object, context: object) -> None:
     error = getattr(context, "error", None)
     log.error("update failed: %s: %s", type(error).__name__, error)
+
+
+async def heartbeat(path: Path, every: float = 10.0) -> None:
+    """The bot's event loop is alive: the file's time is refreshed every ``every`` seconds (a
+    container's health check reads its age: ``parallax health``)."""
+    def beat() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{time.time():.0f}\n", encoding="ascii")
+
+    while True:
+        try:
+            await asyncio.to_thread(beat)
+        except OSError as exc:
+            log.warning("heartbeat %s not written: %s", path, exc)
+        await asyncio.sleep(every)
 
 
 async def retention(pipeline: Pipeline, settings: Settings, every: float = 3600.0) -> None:

@@ -1,0 +1,8 @@
+#!/bin/sh
+# The image's entrypoint: pull the configured models into the /data volume the first time
+# (idempotent: verified files are kept), then run the command (default: parallax bot).
+set -eu
+if [ "${PARALLAX_SKIP_PULL:-0}" != "1" ]; then
+  parallax models pull
+fi
+exec "$@"
