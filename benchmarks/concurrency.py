@@ -20,16 +20,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from support import llama_server, remote_entry  # noqa: E402
+from support import free_port, llama_server, remote_entry  # noqa: E402
 
 from bot.catalog import load_catalog, parse_manifest  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -39,6 +45,32 @@ from bot.pipeline import Judged, Pipeline, Token  # noqa: E402
 QUESTIONS = ["Write a short essay about the history of {}.",
              "Describe the geography of {} in detail.", "Tell me about the economy of {}."]
 PLACES = ["Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes", "Toulouse", "Nice"]
+
+
+@contextlib.contextmanager
+def started_llama_server(binary: Path, model: Path, slots: int) -> Iterator[str]:
+    """llama.cpp's server on 127.0.0.1 with ``slots`` parallel slots (512 tokens each)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-a",
+         "bench", "-t", "2", "-c", str(512 * slots), "--parallel", str(slots)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"llama-server did not start (exit {proc.poll()})")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 async def run_users(pipeline: Pipeline, model_id: str, users: int) -> dict[str, float]:
@@ -74,6 +106,9 @@ async def main() -> int:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--users", default="1,4,8")
+    ap.add_argument("--llama-server", type=Path, metavar="PATH",
+                    help="also measure llama.cpp's llama-server binary at PATH (parallel slots, "
+                         "continuous batching): see docs/performance.md for building it")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
@@ -110,6 +145,16 @@ async def main() -> int:
         pipeline = await Pipeline.open(settings, catalog=parse_manifest(text, tmp / "m.toml"))
         async with pipeline:
             await measure("fleet", pipeline, "fleet")
+
+    if args.llama_server:
+        slots = max(counts)
+        with started_llama_server(args.llama_server, path, slots) as base:
+            text = remote_entry("batching", base, model="bench", max_tokens=args.max_tokens,
+                                timeout_seconds=600)
+            pipeline = await Pipeline.open(settings,
+                                           catalog=parse_manifest(text, tmp / "m.toml"))
+            async with pipeline:
+                await measure("llama-server", pipeline, "batching")
 
     one = {r["setup"]: r["aggregate_tps"] for r in rows if r["users"] == counts[0]}
     for r in rows:
