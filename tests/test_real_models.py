@@ -18,7 +18,8 @@ from bot.pipeline import Judged, Pipeline, Token
 pytestmark = pytest.mark.real_model
 
 
-async def _ask(tmp_path: Path, question: str, models: list[str], **kw: object) -> Judged:
+async def _ask(tmp_path: Path, question: str, models: list[str], min_pieces: int = 4,
+               **kw: object) -> Judged:
     for m in models:
         require_real_model(m)
     settings = load_settings(None, env={}, database=tmp_path / "real.sqlite3",
@@ -32,7 +33,9 @@ async def _ask(tmp_path: Path, question: str, models: list[str], **kw: object) -
     assert [r["model_id"] for r in rows] == models
     assert all(r["model_sha256"] == load_catalog(REAL_MANIFEST).get(r["model_id"]).sha256
                for r in rows)
-    assert sum(isinstance(e, Token) for e in events) > 3  # streamed, not one block
+    # streamed, not one block: the worker sends at most one message every 40 ms, so the number
+    # of pieces depends on the answer's length and the machine's speed
+    assert sum(isinstance(e, Token) for e in events) >= min_pieces
     return judged
 
 
@@ -48,7 +51,10 @@ async def test_qwen_refuses_tiananmen_and_the_verdict_says_so(tmp_path: Path) ->
 
 
 async def test_qwen_answers_a_neutral_question(tmp_path: Path) -> None:
-    judged = await _ask(tmp_path, "What is the capital of France?", ["qwen2.5-coder-0.5b"])
+    # "The capital of France is Paris.": about 8 tokens, in 150 ms at today's 50 tok/s, so 3
+    # or 4 messages of 40 ms (it failed a clean-clone run with 3 against the bound of 4)
+    judged = await _ask(tmp_path, "What is the capital of France?", ["qwen2.5-coder-0.5b"],
+                        min_pieces=2)
     answer = judged.answers[0]
     assert "Paris" in answer.text and answer.verdict == "answered"
 
