@@ -23,11 +23,14 @@ SECOND = "What is the capital of France?"
 
 
 def start_bot(api: FakeBotAPI, db: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``parallax bot`` in a process of its own. Answers of up to 600 tokens (SmolLM2 writes
+    its essay for several seconds): time to kill it mid-answer, with a second question
+    queued, however fast the machine."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PARALLAX_",
                                                                          "TELEGRAM_"))}
     environ.update(TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_BASE_URL=api.base_url,
                    PARALLAX_DB=str(db), PARALLAX_MODELS="smollm2-135m",
-                   PARALLAX_MAX_TOKENS="256", PARALLAX_THREADS="2", **env)
+                   PARALLAX_MAX_TOKENS="600", PARALLAX_THREADS="2", **env)
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=PROJECT_ROOT,
                                 env=environ, stdout=out, stderr=subprocess.STDOUT)
