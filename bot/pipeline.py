@@ -270,12 +270,12 @@ class Pipeline:
         few tokens through the path every question takes; nothing is stored."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        timeout = self._timeout(spec)
         try:
-            async with asyncio.timeout(self.settings.timeout_seconds or spec.timeout_seconds):
+            async with asyncio.timeout(timeout):
                 await self.backend(spec).load()
         except TimeoutError:
-            return ModelCheck(spec, False, error=f"loading took more than "
-                                                 f"{spec.timeout_seconds:g} s")
+            return ModelCheck(spec, False, error=f"loading took more than {timeout:g} s")
         except (BackendError, ModelFileError) as exc:
             return ModelCheck(spec, False, error=str(exc))
         load_seconds = loop.time() - started
@@ -287,6 +287,10 @@ class Pipeline:
         return ModelCheck(spec, ok, load_seconds, answer.first_token_seconds,
                           answer.tokens_per_second, answer.completion_tokens,
                           answer.error or (None if ok else "no token generated"))
+
+    def _timeout(self, spec: ModelSpec) -> float:
+        """The seconds one model may take: the setting when given, else the model's own."""
+        return self.settings.timeout_seconds or spec.timeout_seconds
 
     async def _preload(self, spec: ModelSpec) -> None:
         try:
@@ -453,7 +457,7 @@ class Pipeline:
         spec = answer.model
         queue.put_nowait(AnswerStarted(spec))
         loop = asyncio.get_running_loop()
-        timeout = self.settings.timeout_seconds or spec.timeout_seconds
+        timeout = self._timeout(spec)
         splitter = ThinkSplitter()
         usage = Usage()
         started = first = None
