@@ -1,4 +1,5 @@
-"""The ``parallax`` command line: ask, chat, models, judge, eval-detector, export, bot."""
+"""The ``parallax`` command line: ask, chat, probe, report, models, judge, eval-detector,
+export, bot."""
 
 from __future__ import annotations
 
@@ -63,6 +64,25 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None, schedule: str 
     ctx.obj = _Ctx(config, {"database": db, "schedule": schedule, "threads": threads})
 
 
+def _report_language(lang: str | None) -> str:
+    """The pictures' and report's language: --lang, else the locale's (LANG=fr_FR.UTF-8 is
+    French), else English."""
+    import os
+
+    if lang:
+        return lang
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        code = os.environ.get(var, "")[:2].lower()
+        if code in ("en", "fr", "zh"):
+            return code
+    return "en"
+
+
+_LANG_OPTION = click.option("--lang", "report_lang", type=click.Choice(["en", "fr", "zh"]),
+                            help="Language of the pictures and the report (default: the "
+                                 "locale's, else English).")
+
+
 # -- ask / chat -----------------------------------------------------------------------------
 async def _open_pipeline(settings: Settings, catalog: Catalog | None = None) -> Pipeline:
     from bot.pipeline import Pipeline
@@ -108,9 +128,13 @@ async def _with_remotes(settings: Settings,
 @click.option("--remote", "remotes", multiple=True, metavar="URL[#NAME]",
               help="Also ask the model served at an OpenAI-compatible URL (repeatable; "
                    "the name is read from URL/models unless #NAME picks one).")
+@click.option("--card", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.png",
+              help="Also draw the comparison as one picture, to show on a screen.")
+@_LANG_OPTION
 @click.pass_obj
 def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: str | None,
-        as_json: bool, remotes: tuple[str, ...]) -> None:
+        as_json: bool, remotes: tuple[str, ...], card: Path | None,
+        report_lang: str | None) -> None:
     """Ask QUESTION to several models and show their answers side by side."""
     from bot.frontends.terminal import ask_and_render, ask_json, dumps
     from bot.pipeline import Rejected
@@ -130,18 +154,32 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
         pipeline = await _open_pipeline(settings, catalog)
         async with pipeline:
             if as_json:
-                result, ok = await ask_json(pipeline, text, models=models or None,
-                                            profile=profile)
+                result, judged = await ask_json(pipeline, text, models=models or None,
+                                                profile=profile)
                 click.echo(dumps(result))
-                return 0 if ok else 2
+                if card and judged is not None:
+                    _write_card(judged, card, report_lang)
+                return 0 if judged is not None else 2
             res = await ask_and_render(pipeline, text, _console(), models=models or None,
                                        profile=profile)
-            return 2 if isinstance(res, Rejected) else 0
+            if isinstance(res, Rejected):
+                return 2
+            if card:
+                _write_card(res, card, report_lang)
+                click.echo(f"card written to {card}", err=True)
+            return 0
 
     try:
         sys.exit(asyncio.run(run()))
     except StorageError as exc:
         _fail(str(exc))
+
+
+def _write_card(judged: Any, path: Path, lang: str | None) -> None:
+    from bot.charts import card, columns_of
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(card(judged.question, columns_of(judged), lang or judged.language.code).png)
 
 
 @cli.command()
@@ -520,6 +558,138 @@ def stats(obj: _Ctx, as_json: bool) -> None:
     from bot.frontends.terminal import stats_view
 
     _console().print(stats_view(data))
+
+
+# -- probe runs -----------------------------------------------------------------------------
+def _csv(values: tuple[str, ...]) -> list[str]:
+    """Options given as "a,b" or repeated, or both."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@cli.command()
+@click.option("-m", "--models", "models", multiple=True, metavar="ID[,ID…]",
+              help="Models to ask (default: the configured ones).")
+@click.option("-l", "--languages", "languages", multiple=True, metavar="fr,en,zh",
+              help="Languages to ask in (default: all three).")
+@click.option("-t", "--topics", "topics", multiple=True, metavar="TOPIC[,TOPIC…]",
+              help="Battery topics (or: sensitive, control); default: every question.")
+@click.option("-q", "--questions", "ids", multiple=True, metavar="ID[,ID…]",
+              help="Only these battery questions.")
+@click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
+@click.option("--max-tokens", type=click.IntRange(8, 4096),
+              help="Tokens per answer at most (default: 96).")
+@click.option("--run", "run_name", metavar="NAME",
+              help="The run's name: an existing run goes on where it stopped (default: a "
+                   "name made from the options, so the same probe goes on by itself).")
+@click.option("--new", is_flag=True, help="Start a fresh run even if this one exists.")
+@click.option("-o", "--out", type=click.Path(path_type=Path),
+              help="Folder for results.jsonl, summary.json, the pictures and report.html "
+                   "(default: ./parallax-runs/NAME).")
+@_LANG_OPTION
+@click.option("--list", "list_topics", is_flag=True, help="List the battery's topics and exit.")
+@click.pass_obj
+def probe(obj: _Ctx, models: tuple[str, ...], languages: tuple[str, ...],
+          topics: tuple[str, ...], ids: tuple[str, ...], profile: str | None,
+          max_tokens: int | None, run_name: str | None, new: bool, out: Path | None,
+          report_lang: str | None, list_topics: bool) -> None:
+    """Ask every chosen model every battery question in every chosen language, as one
+    resumable run, and write the censorship map: results.jsonl, summary.json, heatmap.png,
+    double_standard.png and report.html."""
+    from bot.frontends.terminal import probe_and_render, probe_summary_view
+    from bot.probe import Probe, make_plan
+    from bot.report import load_run, summary, write_outputs
+
+    settings = obj.settings()
+    lang = _report_language(report_lang)
+    console = _console()
+
+    async def run() -> int:
+        pipeline = await _open_pipeline(settings)
+        async with pipeline:
+            if list_topics:
+                counts: dict[str, int] = {}
+                for q in pipeline.prompts.questions():
+                    counts[q.topic] = counts.get(q.topic, 0) + 1
+                for name, topic in pipeline.prompts.topics().items():
+                    click.echo(f"{name:<22} {topic.kind:<9} {counts.get(name, 0):>3} questions"
+                               f"  {topic.label('en')}")
+                return 0
+            plan = await make_plan(pipeline, models=_csv(models), languages=_csv(languages),
+                                   topics=_csv(topics), ids=_csv(ids), profile=profile,
+                                   max_tokens=max_tokens, name=run_name, new=new)
+            console.print(f"[bold]{plan.name}[/]: {len(plan.questions)} questions × "
+                          f"{len(plan.languages)} languages × {len(plan.models)} models "
+                          f"({', '.join(plan.models)}), at most {plan.max_tokens} tokens each")
+            try:
+                finished = await probe_and_render(Probe(pipeline, plan), console)
+            except asyncio.CancelledError:
+                console.print(f"stopped: run the same command again (or --run {plan.name}) "
+                              "to go on where it stopped")
+                raise
+            data = await load_run(pipeline.store, pipeline.prompts, finished.run_id)
+            folder = out or Path("parallax-runs") / plan.name
+            outputs = write_outputs(data, folder, lang)
+            console.print(probe_summary_view(summary(data)))
+            if finished.errors:
+                console.print(f"[yellow]{finished.errors} answers failed[/]: run the same "
+                              "command again to ask them again")
+            console.print(f"{finished.done}/{finished.total} answers in "
+                          f"{finished.seconds:.0f} s; written to {folder}/: "
+                          + ", ".join(p.name for p in outputs.all()))
+            return 0 if not finished.errors else 1
+
+    try:
+        sys.exit(asyncio.run(run()))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except StorageError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN", required=False)
+@click.option("-o", "--out", type=click.Path(path_type=Path),
+              help="Folder to write into (default: ./parallax-runs/NAME).")
+@_LANG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead.")
+@click.pass_obj
+def report(obj: _Ctx, run_ref: str | None, out: Path | None, report_lang: str | None,
+           as_json: bool) -> None:
+    """Rebuild a probe run's files from the database (RUN: its name or number); without RUN,
+    list the runs."""
+    from bot.frontends.terminal import probe_summary_view, runs_view
+    from bot.prompts import Prompts
+    from bot.report import load_run, summary, write_outputs
+    from bot.store import Store
+
+    settings = obj.settings()
+    console = _console()
+
+    async def run() -> int:
+        store = await Store.open(settings.database)
+        try:
+            if run_ref is None:
+                runs = await store.runs()
+                if as_json:
+                    click.echo(json.dumps(runs, ensure_ascii=False, indent=2))
+                elif runs:
+                    console.print(runs_view(runs))
+                else:
+                    console.print("no probe run yet: parallax probe")
+                return 0
+            data = await load_run(store, Prompts(Path(settings.prompts_dir)), run_ref)
+        finally:
+            await store.close()
+        if as_json:
+            click.echo(json.dumps(summary(data), ensure_ascii=False, indent=2))
+            return 0
+        folder = out or Path("parallax-runs") / str(data.run["name"])
+        outputs = write_outputs(data, folder, _report_language(report_lang))
+        console.print(probe_summary_view(summary(data)))
+        console.print(f"written to {folder}/: " + ", ".join(p.name for p in outputs.all()))
+        return 0
+
+    sys.exit(asyncio.run(run()))
 
 
 # -- telegram -------------------------------------------------------------------------------

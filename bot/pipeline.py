@@ -25,7 +25,7 @@ from bot.catalog import Catalog, ModelSpec, load_catalog
 from bot.config import Settings
 from bot.errors import BackendError, ModelFileError, PromptError, StorageError, UnknownModelError
 from bot.i18n import t
-from bot.lang import Language, clean_text, detect
+from bot.lang import SUPPORTED, Language, clean_text, detect
 from bot.present import note_text
 from bot.prompts import Profile, Prompts
 from bot.store import ErrorCode, RejectReason, Store, StoredAnswer
@@ -303,14 +303,21 @@ class Pipeline:
                   profile: str | None = None, source: str = "terminal",
                   user_ref: str | None = None, chat_ref: str | None = None,
                   ui_language: str | None = None, job_id: int | None = None,
-                  resume: int | None = None) -> AsyncIterator[Event]:
+                  resume: int | None = None, language: str | None = None,
+                  max_tokens: int | None = None, run_id: int | None = None,
+                  prepared_id: str | None = None) -> AsyncIterator[Event]:
         """``job_id``: a queued job (the Telegram bot's) linked to the stored question in the
         same transaction. ``resume``: the id of a question stored earlier whose answers never
         were (its process was killed): answered again under that id if it is still there,
-        stored anew otherwise."""
+        stored anew otherwise. ``language``: the question's language when the caller knows it
+        (a prepared question), instead of detecting it. ``max_tokens``: each answer's limit,
+        instead of the settings' or the model's. ``run_id`` and ``prepared_id``: the probe run
+        and the battery question this is (bot/probe.py)."""
         admitted = await self._admit(raw, models=models, profile=profile, source=source,
                                      user_ref=user_ref, chat_ref=chat_ref,
-                                     ui_language=ui_language, job_id=job_id, resume=resume)
+                                     ui_language=ui_language, job_id=job_id, resume=resume,
+                                     language=language, run_id=run_id,
+                                     prepared_id=prepared_id)
         yield admitted.event
         if isinstance(admitted.event, Rejected):
             return
@@ -320,7 +327,7 @@ class Pipeline:
                    for s in accepted.models]
         finished = False
         try:
-            async for event in self._run_models(accepted, prof, answers):
+            async for event in self._run_models(accepted, prof, answers, max_tokens):
                 yield event
             self._judge(accepted.text, accepted.language, answers)
             await self._store_answers(accepted.question_id, answers)
@@ -349,7 +356,8 @@ class Pipeline:
     async def _admit(self, raw: str, *, models: Sequence[str] | None, profile: str | None,
                      source: str, user_ref: str | None, chat_ref: str | None,
                      ui_language: str | None, job_id: int | None,
-                     resume: int | None) -> _Admitted:
+                     resume: int | None, language: str | None = None,
+                     run_id: int | None = None, prepared_id: str | None = None) -> _Admitted:
         """Clean the text, detect its language, choose the models and the profile, and store
         the question — rejected ones too, before any model runs: a question that cannot be
         stored is not asked."""
@@ -357,8 +365,9 @@ class Pipeline:
         if not text:
             return _Admitted(Rejected(None, "empty", t(ui_language, "empty_question")))
         notes: list[Note] = []
-        language = detect(text)
-        ui = ui_language or (language.code if language.supported else "en")
+        lang = (Language(language, True, "Hans" if language == "zh" else "")
+                if language in SUPPORTED else detect(text))
+        ui = ui_language or (lang.code if lang.supported else "en")
         if len(text) > MAX_QUESTION_CHARS:
             notes.append(Note("question_too_long", {"length": len(text),
                                                     "limit": MAX_QUESTION_CHARS}))
@@ -377,8 +386,8 @@ class Pipeline:
         except UnknownModelError as exc:
             problem = problem or ("unknown_model", t(ui, "unknown_model", model=exc.model_id,
                                                      known=", ".join(exc.known)))
-        if not language.supported:
-            problem = ("unsupported_language", language.unsupported_message())
+        if not lang.supported:
+            problem = ("unsupported_language", lang.unsupported_message())
         try:
             if resume is not None and not problem and await self.store.reopen_question(resume):
                 qid = resume
@@ -387,22 +396,22 @@ class Pipeline:
                     # a rejected message is kept only as far as needed to study what was
                     # rejected
                     text=text[:REJECTED_KEEP_CHARS] if problem else text,
-                    language=language.code, script=language.script,
-                    supported=language.supported, profile=profile_name, source=source,
+                    language=lang.code, script=lang.script,
+                    supported=lang.supported, profile=profile_name, source=source,
                     user_ref=user_ref, chat_ref=chat_ref,
                     status="rejected" if problem else "pending",
                     note=problem[0] if problem else "; ".join(n.code for n in notes),
-                    job_id=job_id)
+                    job_id=job_id, run_id=run_id, prepared_id=prepared_id)
         except sqlite3.Error as exc:
             raise self._storage_error(exc) from exc
         if problem or prof is None:
             reason, message = problem or ("unknown_profile", "")
-            return _Admitted(Rejected(qid, reason, message, language))
-        return _Admitted(Accepted(qid, text, language, profile_name, tuple(specs),
+            return _Admitted(Rejected(qid, reason, message, lang))
+        return _Admitted(Accepted(qid, text, lang, profile_name, tuple(specs),
                                   tuple(note_text(ui, n) for n in notes)), prof)
 
-    async def _run_models(self, accepted: Accepted, prof: Profile,
-                          answers: list[Answer]) -> AsyncIterator[Event]:
+    async def _run_models(self, accepted: Accepted, prof: Profile, answers: list[Answer],
+                          max_tokens: int | None = None) -> AsyncIterator[Event]:
         """Ask every model, one after another or all at once (``settings.schedule``), and
         yield their events as they come; each model's failure stays in its own answer."""
         specs, text, language = accepted.models, accepted.text, accepted.language
@@ -418,10 +427,11 @@ class Pipeline:
             try:
                 if parallel:
                     await asyncio.gather(*(self._run_one(a, text, language, prof, per_model_threads,
-                                                         queue) for a in answers))
+                                                         queue, max_tokens) for a in answers))
                 else:
                     for a in answers:
-                        await self._run_one(a, text, language, prof, per_model_threads, queue)
+                        await self._run_one(a, text, language, prof, per_model_threads, queue,
+                                            max_tokens)
             finally:
                 for load in loads:
                     load.cancel()

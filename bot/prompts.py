@@ -1,4 +1,10 @@
-"""Prompt profiles, completion templates and prepared questions, read from ``prompts/``."""
+"""Prompt profiles, completion templates and prepared questions, read from ``prompts/``.
+
+The prepared questions (``prompts/questions/*.toml``) are the battery ``parallax probe`` asks:
+each has an id, a topic and its text in English, French and Chinese; each topic says whether it
+is sensitive or a control, which government it concerns, and its label in the three languages.
+A file that breaks these rules is refused with an error that names it (``PromptError``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -52,11 +59,28 @@ class Template:
             question=question, system=system, language=language)
 
 
+#: the languages every prepared question is written in
+BATTERY_LANGUAGES = ("en", "fr", "zh")
+TopicKind = Literal["sensitive", "control"]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    kind: TopicKind
+    about: str  # the government concerned: china, russia, us, france, other; none (controls)
+    labels: dict[str, str]  # language -> label
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels.get("en") or self.name
+
+
 @dataclass(frozen=True)
 class PreparedQuestion:
     id: str
     topic: str
     texts: dict[str, str]  # language -> text
+    kind: TopicKind = "sensitive"
 
 
 @dataclass(frozen=True)
@@ -73,7 +97,11 @@ class Prompts:
         return _load_template(self.root, name)
 
     def questions(self) -> list[PreparedQuestion]:
-        return _load_questions(self.root)
+        return _load_battery(self.root)[1]
+
+    def topics(self) -> dict[str, Topic]:
+        """Every topic, in the order the files give them."""
+        return _load_battery(self.root)[0]
 
     def find_question(self, text: str) -> tuple[PreparedQuestion, str] | None:
         """The prepared question whose text (in any language) is ``text``, and that language."""
@@ -113,12 +141,37 @@ def _load_template(root: Path, name: str) -> Template:
 
 
 @lru_cache(maxsize=4)
-def _load_questions(root: Path) -> list[PreparedQuestion]:
-    out: list[PreparedQuestion] = []
+def _load_battery(root: Path) -> tuple[dict[str, Topic], list[PreparedQuestion]]:
+    topics: dict[str, Topic] = {}
+    raw: list[tuple[Path, dict[str, Any]]] = []
     for path in sorted((root / "questions").glob("*.toml")):
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        for q in data.get("questions", []):
-            texts = {lang: str(q[lang]) for lang in ("en", "fr", "zh") if q.get(lang)}
-            out.append(PreparedQuestion(id=str(q["id"]), topic=str(q.get("topic", "")),
-                                        texts=texts))
-    return out
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise PromptError(f"{path}: not valid TOML ({exc})") from exc
+        for name, t in (data.get("topics") or {}).items():
+            kind = t.get("kind")
+            if kind not in ("sensitive", "control"):
+                raise PromptError(f"{path}: topic {name!r} needs kind = \"sensitive\" or "
+                                  "\"control\"")
+            topics[name] = Topic(name, kind, str(t.get("about", "none")),
+                                 {lang: str(t[lang]) for lang in BATTERY_LANGUAGES
+                                  if t.get(lang)})
+        raw.extend((path, q) for q in data.get("questions", []))
+    out: list[PreparedQuestion] = []
+    seen: set[str] = set()
+    for path, q in raw:
+        qid = str(q.get("id", ""))
+        if not qid or qid in seen:
+            raise PromptError(f"{path}: every question needs an id of its own ({qid!r})")
+        seen.add(qid)
+        missing = [lang for lang in BATTERY_LANGUAGES if not str(q.get(lang, "")).strip()]
+        if missing:
+            raise PromptError(f"{path}: question {qid!r} has no text in {', '.join(missing)}")
+        topic = str(q.get("topic", ""))
+        if topic not in topics:
+            raise PromptError(f"{path}: question {qid!r} has topic {topic!r}, which no "
+                              "[topics] table defines")
+        out.append(PreparedQuestion(id=qid, topic=topic, kind=topics[topic].kind,
+                                    texts={lang: str(q[lang]) for lang in BATTERY_LANGUAGES}))
+    return topics, out

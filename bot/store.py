@@ -151,14 +151,17 @@ class Store:
     async def save_question(self, *, text: str, language: str, script: str, supported: bool,
                             profile: str, source: str, user_ref: str | None = None,
                             chat_ref: str | None = None, status: QuestionStatus = "pending",
-                            note: str = "", job_id: int | None = None) -> int:
+                            note: str = "", job_id: int | None = None,
+                            run_id: int | None = None, prepared_id: str | None = None) -> int:
         """Store a question; with ``job_id``, link that queued job to it in the same
-        transaction (a job is never started without its question, nor the reverse)."""
+        transaction (a job is never started without its question, nor the reverse); with
+        ``run_id`` and ``prepared_id``, the probe run and the battery question it asks."""
         cur = await self._db.execute(
             "INSERT INTO questions (created_at, source, user_ref, chat_ref, text, language,"
-            " script, supported, profile, status, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " script, supported, profile, status, note, run_id, prepared_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (_now(), source, user_ref, chat_ref, text, language, script, int(supported),
-             profile, status, note))
+             profile, status, note, run_id, prepared_id))
         assert cur.lastrowid is not None
         if job_id is not None:
             await self._db.execute("UPDATE jobs SET question_id = ? WHERE id = ?",
@@ -223,10 +226,83 @@ class Store:
             row = await cur.fetchone()
         return _answer_row(row) if row else None
 
+    async def question_in_chat(self, question_id: int, chat_ref: str
+                               ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """A question and its answers, only if it was asked in the chat ``chat_ref``."""
+        async with self._db.execute("SELECT * FROM questions WHERE id = ? AND chat_ref = ?",
+                                    (question_id, chat_ref)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return dict(row), await self.answers_for(question_id)
+
+    async def latest_answered_in_chat(self, chat_ref: str) -> int | None:
+        """The id of the latest question of this chat that has its answers."""
+        async with self._db.execute(
+                "SELECT max(id) FROM questions WHERE chat_ref = ? AND status = 'done'",
+                (chat_ref,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     async def recent_questions(self, limit: int = 20) -> list[dict[str, Any]]:
         async with self._db.execute(
                 "SELECT * FROM questions ORDER BY id DESC LIMIT ?", (limit,)) as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+    # -- probe runs (bot/probe.py) ----------------------------------------------------------
+    async def create_run(self, *, name: str, profile: str, models: list[str],
+                         languages: list[str], topics: list[str], questions: list[str],
+                         max_tokens: int | None) -> int:
+        now = _now()
+        cur = await self._db.execute(
+            "INSERT INTO runs (name, created_at, updated_at, profile, models, languages, topics,"
+            " questions, max_tokens, status) VALUES (?,?,?,?,?,?,?,?,?, 'running')",
+            (name, now, now, profile, json.dumps(models), json.dumps(languages),
+             json.dumps(topics), json.dumps(questions), max_tokens))
+        await self._db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def run(self, ref: str | int) -> dict[str, Any] | None:
+        """A run by its name, or by its number."""
+        sql = "SELECT * FROM runs WHERE name = ?"
+        args: tuple[Any, ...] = (str(ref),)
+        if isinstance(ref, int) or str(ref).isdigit():
+            sql += " OR id = ? ORDER BY name = ? DESC"
+            args = (str(ref), int(ref), str(ref))
+        async with self._db.execute(sql + " LIMIT 1", args) as cur:
+            row = await cur.fetchone()
+        return _run_row(row) if row else None
+
+    async def runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first, with how many answers it holds."""
+        async with self._db.execute(
+                "SELECT r.*, (SELECT count(*) FROM answers a JOIN questions q"
+                " ON q.id = a.question_id WHERE q.run_id = r.id) AS answers"
+                " FROM runs r ORDER BY r.id DESC") as cur:
+            return [_run_row(r) for r in await cur.fetchall()]
+
+    async def set_run_status(self, run_id: int, status: str) -> None:
+        await self._db.execute("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?",
+                               (status, _now(), run_id))
+        await self._db.commit()
+
+    async def run_cells(self, run_id: int) -> list[dict[str, Any]]:
+        """A run's cells: for each battery question, language and model, the latest answer
+        (an answer asked again after an error replaces it), with its question's text."""
+        async with self._db.execute(
+                "SELECT q.prepared_id, q.language, q.text AS question, q.id AS question_id,"
+                " a.id AS answer_id, a.model_id, a.text, a.thinking, a.verdict, a.score,"
+                " a.reasons, a.error_code, a.error, a.truncated, a.finish_reason, a.seconds,"
+                " a.completion_tokens, a.created_at"
+                " FROM answers a JOIN questions q ON q.id = a.question_id"
+                " WHERE q.run_id = ? ORDER BY a.id", (run_id,)) as cur:
+            rows = await cur.fetchall()
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in rows:
+            d = _answer_row(r)
+            latest[(d["prepared_id"], d["language"], d["model_id"])] = d
+        return list(latest.values())
 
     # -- the bot's queue ---------------------------------------------------------------------
     async def save_job(self, *, user_ref: str, chat_ref: str, sealed: bytes) -> int:
@@ -396,6 +472,13 @@ class Store:
             row = await cur.fetchone()
             out["questions"] = int(row[0]) if row else 0
         return out
+
+
+def _run_row(row: aiosqlite.Row) -> dict[str, Any]:
+    d = dict(row)
+    for key in ("models", "languages", "topics", "questions"):
+        d[key] = json.loads(d[key])
+    return d
 
 
 def _answer_row(row: aiosqlite.Row) -> dict[str, Any]:

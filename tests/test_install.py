@@ -23,7 +23,7 @@ def test_the_built_wheel_installs_and_runs_from_another_directory(tmp_path: Path
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("bot/_manifest/models.toml", "bot/_prompts/profiles/bare.toml",
                     "bot/_prompts/profiles/neutral.toml", "bot/_prompts/templates/base-qa.jinja",
-                    "bot/_prompts/questions/core.toml", "bot/schema/003_jobs.sql",
+                    "bot/_prompts/questions/battery.toml", "bot/schema/003_jobs.sql",
                     "bot/detector/data/model.json.gz", "bot/i18n/zh.toml"):
         assert shipped in names, shipped
     assert not [n for n in names if n.endswith((".gguf", ".verified", ".whl"))]

@@ -27,6 +27,7 @@ from bot.pipeline import (
     Token,
 )
 from bot.present import VERDICT_ICON, VERDICTS, error_text, reason_text, verdict_word
+from bot.probe import CellDone, Probe, ProbeFinished, ProbeStarted
 
 #: the terminal's colour for each verdict (marks and words: bot/present.py); the terminal
 #: speaks English
@@ -238,16 +239,17 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
 
 
 async def ask_json(pipeline: Pipeline, question: str, *, models: Sequence[str] | None = None,
-                   profile: str | None = None) -> tuple[dict[str, Any], bool]:
-    """The whole exchange as one JSON-ready object; the flag is False if it was rejected."""
+                   profile: str | None = None) -> tuple[dict[str, Any], Judged | None]:
+    """The whole exchange as one JSON-ready object, and the outcome (None if it was
+    rejected)."""
     async for event in pipeline.ask(question, models=models, profile=profile, source="terminal"):
         if isinstance(event, Rejected):
             return {"question": question,
                     "language": event.language.code if event.language else None,
                     "question_id": event.question_id,
-                    "error": {"reason": event.reason, "message": event.message}}, False
+                    "error": {"reason": event.reason, "message": event.message}}, None
         if isinstance(event, Judged):
-            return event.to_json(), True
+            return event.to_json(), event
     raise RuntimeError("the pipeline ended without a result")
 
 
@@ -289,3 +291,74 @@ def stats_view(stats: dict[str, Any]) -> RenderableType:
 
 def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2)
+
+
+# -- probe runs -----------------------------------------------------------------------------
+async def probe_and_render(probe: Probe, console: Console) -> ProbeFinished:
+    """Run a probe with a progress bar and the time left (a line every few answers when the
+    output is not a terminal), and return its last event."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    finished: ProbeFinished | None = None
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[left]}"), TextColumn("[dim]{task.fields[last]}"))
+    with Progress(*columns, console=console, transient=False,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task("probe", total=1, left="", last="")
+        async for event in probe.events():
+            if isinstance(event, ProbeStarted):
+                bar.update(task, description=event.name, total=event.total,
+                           completed=event.done)
+                if not console.is_terminal:
+                    console.print(f"{event.name}: {event.total} answers planned, "
+                                  f"{event.done} done already")
+            elif isinstance(event, CellDone):
+                left = "" if event.eta_seconds is None else f"{_duration(event.eta_seconds)} left"
+                last = f"{event.model_id} {event.language} {event.prepared_id}: " + (
+                    "error" if event.error else verdict_word(LANG, event.verdict))
+                bar.update(task, completed=event.done, left=left, last=last[:60])
+                if not console.is_terminal and (event.done % 25 == 0 or event.error):
+                    console.print(f"{event.done}/{event.total} {left}  {last}")
+            else:
+                finished = event
+    assert finished is not None
+    return finished
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {s:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def probe_summary_view(summ: dict[str, Any]) -> RenderableType:
+    """Per model and language (a row each, so it reads at 80 columns): the flagged share on
+    sensitive topics and on controls; then each model's double standards."""
+    table = Table(box=box.SIMPLE_HEAD, title="share of answers flagged (refused or evasive)",
+                  title_justify="left")
+    for col, justify in (("model", "left"), ("language", "left"), ("sensitive", "right"),
+                         ("controls", "right")):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for model, per in summ["models"].items():
+        for k, lang in enumerate(summ["run"]["languages"]):
+            cells = ["–" if per[lang][key] is None else f"{per[lang][key]:.0%}"
+                     for key in ("sensitive_flagged_share", "control_flagged_share")]
+            table.add_row(model if k == 0 else "", lang, *cells)
+    lines = [f"{model}: {d['count']} questions answered in one language and refused or "
+             "evaded in another" for model, d in summ["double_standards"].items()]
+    return Group(table, Text("\n".join(lines)))
+
+
+def runs_view(runs: list[dict[str, Any]]) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("id", "name", "created", "status", "models", "languages", "answers"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        table.add_row(str(r["id"]), r["name"], r["created_at"][:16], r["status"],
+                      ", ".join(r["models"]), ",".join(r["languages"]), str(r["answers"]))
+    return table

@@ -116,6 +116,7 @@ class FakeBotAPI:
         self.retry_after = 1
         self.admins: set[int] = set()
         self.chat_types: dict[int, str] = {}
+        self.photos: list[tuple[int, str, bytes]] = []
         self.documents: list[tuple[str, bytes]] = []
         self.blocked: set[int] = set()  # users who blocked the bot
         self.webhook: dict[str, Any] = {}
@@ -187,12 +188,12 @@ class FakeBotAPI:
 
     def press(self, chat_id: int, user_id: int, message_id: int, data: str,
               language_code: str | None = None) -> None:
-        stored = self.messages[(chat_id, message_id)]
+        stored = self.messages.get((chat_id, message_id))  # None: a press forged elsewhere
         self._push({"callback_query": {
             "id": str(next(self.update_ids)), "from": self.user(user_id, language_code),
             "chat_instance": "ci", "data": data,
             "message": {"message_id": message_id, "date": int(time.time()),
-                        "chat": self._chat(chat_id), "text": stored.text,
+                        "chat": self._chat(chat_id), "text": stored.text if stored else "",
                         "from": {"id": BOT_ID, "is_bot": True, "first_name": "Parallax"}}}})
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
@@ -408,6 +409,19 @@ class FakeBotAPI:
                 params.get("parse_mode"), markup
             m.edits.append(now)
             return 200, {"ok": True, "result": self._message_json(m)}
+        if method == "sendPhoto":
+            chat_id = int(params["chat_id"])
+            name, data = files.get("photo", ("", b""))
+            self.photos.append((chat_id, name, data))
+            m = StoredMessage(chat_id, next(self.message_ids), str(params.get("caption", "")),
+                              "", None, reply_to=int(params["reply_to_message_id"])
+                              if params.get("reply_to_message_id") else None)
+            self.messages[(chat_id, m.message_id)] = m
+            result = self._message_json(m)
+            result["photo"] = [{"file_id": f"p{len(self.photos)}",
+                                "file_unique_id": f"pu{len(self.photos)}",
+                                "width": 100, "height": 100}]
+            return 200, {"ok": True, "result": result}
         if method == "sendDocument":
             chat_id = int(params["chat_id"])
             name, data = files.get("document", ("", b""))

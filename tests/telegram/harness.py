@@ -70,6 +70,7 @@ async def stop_harness(h: Harness) -> None:
     app = h.app
     await app.updater.stop()  # type: ignore[attr-defined]
     await app.stop()  # type: ignore[attr-defined]
+    await app.post_stop(app)  # type: ignore[attr-defined]
     await app.post_shutdown(app)  # type: ignore[attr-defined]
     await app.shutdown()  # type: ignore[attr-defined]
     await h.pipeline.close()

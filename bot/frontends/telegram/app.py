@@ -107,10 +107,13 @@ def build_application(settings: Settings, pipeline: Pipeline) -> TelegramApp:
                 heartbeat(settings.heartbeat_file), name="heartbeat")
 
     async def post_stop(app: TelegramApp) -> None:
-        for name in ("warming", "retention", "heartbeat"):
+        for name in ("warming", "retention", "heartbeat", "probe"):
             task = app.bot_data.get(name)
             if task is not None and not task.done():
                 task.cancel()
+        probe = app.bot_data.get("probe")
+        if probe is not None:  # it tells its chat it stopped: a moment, while the bot can
+            await asyncio.wait({probe}, timeout=5)
 
     async def post_shutdown(_app: TelegramApp) -> None:
         await service.jobs.stop_worker()

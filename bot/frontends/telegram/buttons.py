@@ -127,8 +127,11 @@ async def on_unknown(update: Update, context: ParallaxContext) -> None:
         await update.callback_query.answer()
 
 
+from .pictures import on_card  # noqa: E402
+
 #: callback data pattern -> handler
 PATTERNS = (
+    (r"^c:", on_card),
     (r"^w:", on_verdict_wrong),
     (r"^t:", on_show_thinking),
     (r"^q:", on_same_question),

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 #: a group's messages a minute that command replies leave to the answers being streamed
 ANSWER_RESERVE = 8
-COMMANDS = ("start", "help", "ask", "models", "profile", "language", "forget", "stats",
-            "export")
+COMMANDS = ("start", "help", "ask", "models", "profile", "language", "forget", "card", "stats",
+            "export", "probe")
 
 
 async def _reply(update: Update, context: ParallaxContext, text: str,
@@ -240,6 +240,11 @@ async def cmd_export(update: Update, context: ParallaxContext) -> None:
         data, rows = await export_bytes(svc.store, fmt)
         await context.bot.send_document(chat.id, InputFile(data, filename=f"parallax.{fmt}"),
                                         caption=t(ui, "tg_export_caption", rows=rows))
+
+
+from .pictures import cmd_card, cmd_probe  # noqa: E402  (the commands' table is here)
+
+__all__ = ["cmd_card", "cmd_probe"]
 
 
 async def register_commands(app: TelegramApp) -> None:

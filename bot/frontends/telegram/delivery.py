@@ -127,6 +127,8 @@ async def _finish(svc: ParallaxBot, app: TelegramApp, job: Job, judged: Judged,
                 t(job.ui, "tg_thinking_button", model=a.model.name)[:60],
                 callback_data=f"t:{a.answer_id}"))
         rows.append(row)
+    rows.append([InlineKeyboardButton(t(job.ui, "tg_card_button"),
+                                      callback_data=f"c:{judged.question_id}")])
     found = svc.pipeline.prompts.find_question(judged.question)
     if found is not None:
         prepared, lang = found

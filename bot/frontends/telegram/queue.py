@@ -48,6 +48,8 @@ class JobQueue:
     notices: Notices = field(default_factory=Notices)
     worker: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set while nothing is waiting or running (a probe asks its questions then)
+    _quiet: asyncio.Event = field(default_factory=asyncio.Event)
     _served: dict[int, float] = field(default_factory=dict)
     _enqueue_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -55,6 +57,12 @@ class JobQueue:
     def idle(self) -> bool:
         """Nothing running, waiting, or left to tell."""
         return self.running is None and not self.queue and self.notices.idle
+
+    async def wait_quiet(self) -> None:
+        """Return once no question is waiting or being answered."""
+        while self.running is not None or self.queue:
+            self._quiet.clear()  # the worker sets it once it has nothing left to do
+            await self._quiet.wait()
 
     def start_worker(self, app: TelegramApp) -> None:
         if self.worker is None:
@@ -71,6 +79,7 @@ class JobQueue:
     async def _work(self, app: TelegramApp) -> None:
         while True:
             if not self.queue:
+                self._quiet.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -151,7 +160,9 @@ class JobQueue:
         if self.queue:
             log.info("restart: %d questions back in the queue (%d interrupted)",
                      len(self.queue), len(interrupted))
-            self._wake.set()
+            self._quiet.clear()
+            self._quiet.clear()
+        self._wake.set()
 
     async def enqueue(self, app: TelegramApp, job: Job) -> None:
         # one at a time: the checks below and the job's place in the queue must not be
@@ -186,6 +197,7 @@ class JobQueue:
         self.queue.append(job)
         if waiting:
             self.notify(app, job, "tg_queued", position=waiting + 1)
+        self._quiet.clear()
         self._wake.set()
 
     def notify(self, app: TelegramApp, job: Job, key: str, **values: object) -> None:
