@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -75,6 +76,10 @@ async def test_live_questions_go_before_the_probe_and_stop_works(tmp_path: Path)
         await h.until(lambda: svc.jobs.running is None, timeout=10)
         h.api.send_text(OPERATOR, OPERATOR, "/probe en")
         await h.until(lambda: any("already running" in m.text for m in h.api.sent(OPERATOR)))
+        for _ in range(200):  # the probe goes on once the live question is answered
+            if (await h.pipeline.store.runs())[0]["answers"]:
+                break
+            await asyncio.sleep(0.05)
         h.api.send_text(OPERATOR, OPERATOR, "/probe stop")
         await h.until(lambda: task.done(), timeout=30)
         await h.until(lambda: any("stopped" in m.text and m.text.startswith("Probe")

@@ -175,8 +175,9 @@ async def _run_probe(svc: ParallaxBot, app: TelegramApp, plan: Any, chat_id: int
                                  caption=t(ui, "report_title", name=plan.name)[:1024]),
                          must=True)
     except asyncio.CancelledError:
-        # said once, not retried: the bot may be stopping
-        await asyncio.shield(edit(t(ui, "tg_probe_stopped", name=plan.name)))
+        # it must land (a RetryAfter right after a progress edit is waited out); a bot that is
+        # stopping gives it a few seconds (app.py, post_stop)
+        await asyncio.shield(edit(t(ui, "tg_probe_stopped", name=plan.name), must=True))
         raise
     except Exception:
         log.exception("probe %s failed", plan.name)
