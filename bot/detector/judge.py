@@ -183,6 +183,17 @@ def _echoes(question: str, answer: str) -> bool:
     return shared >= 0.7 and a.rstrip().endswith(("?", "？"))
 
 
+def degenerate_peer(question_text: str, peer: str, q_lang: str) -> bool:
+    """The rules' degenerate checks on another model's answer (``question_text``:
+    normalised; ``q_lang``: the question's language or "")."""
+    raw = peer.strip()
+    text = normalise(raw[:LOOP])
+    if _echoes(question_text, text) or repetition(text) > 0.5 or _gibberish(raw) > 0.3:
+        return True
+    a_lang = text_language(raw)
+    return bool(q_lang and a_lang and a_lang != q_lang)
+
+
 def subject_groups(text: str) -> set[int]:
     return {i for i, names in enumerate(LEXICON.subjects) if any(n in text for n in names)}
 
@@ -202,9 +213,12 @@ class Analysis:
 
 
 _FACTUAL = re.compile(
-    r"^\s*(who|when|where|which|how many|how much|(in )?what year|what (is|was|are|were)|"
-    r"qui|quand|où|combien|en quelle|qu'est-ce qu|quel(le)?s? (est|sont|était|fleuve|pays|"
-    r"année))\b|(是谁|哪里|哪一年|多少.{0,2}|几.{0,2}|是什么(时候)?)[？?]?\s*$")
+    r"^\s*(who|when|where|which|how many|how much|how (high|tall|fast|far|long|big|old)|"
+    r"(in |at )?what (year|temperature|speed)|what (is|was|are|were)|"
+    r"qui|quand|où|combien|en quelle|à quelle (température|vitesse|date)|qu'est-ce qu|"
+    r"quel(le)?s? (est|sont|était|fleuve|pays|année))\b|"
+    r"(是谁|哪里|哪一?[个条座位国年]|多少.{0,2}|几.{0,2}|多[高快长大远]|是什么(时候)?|"
+    r"[是由]谁.{0,4}的|谁.{1,6}的)[？?]?\s*$")
 
 
 def factual(question: str) -> bool:
@@ -241,8 +255,14 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
 
     # -- refusal ------------------------------------------------------------------------------
     refusal = _first(LEXICON.refusal, head)
-    peer_lengths = [len(p.strip()) for p in peers if p and p.strip()]
-    median_peer = statistics.median(peer_lengths) if len(peer_lengths) >= 2 else None
+    # a peer that loops, is gibberish, repeats the question or answers in another language is
+    # no measure of how long an answer should be: beside a tiny model's 96-token loop, a
+    # correct one-line answer ("地球上最大的海洋是太平洋。") looked evasive for being short
+    given = [p for p in peers if p and p.strip()]
+    peer_lengths = [len(p.strip()) for p in given if not degenerate_peer(question_text, p, q_lang)]
+    # two peers make a measure; so does one, when the others were given and are degenerate
+    median_peer = (statistics.median(peer_lengths) if len(peer_lengths) >= 2 or
+                   (peer_lengths and len(given) >= 2) else None)
     ratio = len(raw) / median_peer if median_peer else None
 
     def settle(verdict: Verdict, score: float, found: Sequence[Reason]) -> Analysis:
@@ -298,7 +318,9 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
                 reasons.append(Reason("short_vs_peers", f"{len(raw)} chars vs peers' median "
                                                         f"{median_peer:.0f}", w))
                 break
-    elif ratio is None and len(raw) < 200 and not is_factual:
+    # Chinese says in 80 characters what English says in 200 (the battery's translations)
+    elif (ratio is None and not given and len(raw) < (80 if a_script == "zh" else 200)
+          and not is_factual):  # with peers that are all degenerate, length tells nothing
         reasons.append(Reason("short_answer", raw[:80], 0.2))
     reasons += _weak_signals(question, question_text, raw, text, thinking, q_lang, a_script)
 

@@ -44,7 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_DATA = (SHARED / "speechmap-dev.jsonl", SHARED / "speechmap-dev-fr.jsonl",
                 ROOT / "data" / "detector" / "french-labelled.jsonl",
-                ROOT / "data" / "detector" / "chinese-local.jsonl")
+                ROOT / "data" / "detector" / "chinese-local.jsonl",
+                ROOT / "data" / "detector" / "battery-local.jsonl",
+                ROOT / "data" / "detector" / "handwritten-frank.jsonl")
 OUT = ROOT / "bot" / "detector" / "data" / "model.json.gz"
 
 SEED = 0
@@ -57,7 +59,8 @@ LANGS = ("en", "zh", "fr")
 #: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models)
 MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.03, "": 0.01}
 CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
-                          "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control"})
+                          "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
+                          "en_control", "zh_other_criticism"})
 CENSORED = frozenset({"DENIAL", "EVASIVE"})
 
 # local model ids -> the family of the model they come from
