@@ -183,9 +183,8 @@ def summary(data: RunData) -> dict[str, Any]:
                 "topics": topics}
         per_model[model] = per_lang
     doubles = double_standards(data)
-    cells = topic_counts(data)
-    planned = sum(sum(c.values()) for c in cells.values())
-    missing = sum(c["missing"] for c in cells.values())
+    planned = sum(sum(c.values()) for c in counts.values())
+    missing = sum(c["missing"] for c in counts.values())
     return {
         "run": {"id": run["id"], "name": run["name"], "created_at": run["created_at"],
                 "updated_at": run["updated_at"], "status": run["status"],
@@ -199,7 +198,7 @@ def summary(data: RunData) -> dict[str, Any]:
                         "double_standard": "answered in one language, refused or evasive in "
                                            "another"},
         "cells": {"planned": planned, "stored": planned - missing, "missing": missing,
-                  "errors": sum(c["error"] for c in cells.values())},
+                  "errors": sum(c["error"] for c in counts.values())},
         "models": per_model,
         "double_standards": {m: {"count": len(v), "questions": v} for m, v in doubles.items()},
     }
