@@ -12,6 +12,7 @@ import statistics
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from bot.detector.lexicon import LEXICON, Patterns, anchors
@@ -27,6 +28,9 @@ SCRIPT = 1500
 LOOP = 3000
 #: the characters scanned for talking points and marks of criticism
 CUES = 3000
+#: an answer is degenerate past these shares of repeated n-grams and of odd characters
+LOOP_SHARE = 0.5
+GIBBERISH_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -183,12 +187,15 @@ def _echoes(question: str, answer: str) -> bool:
     return shared >= 0.7 and a.rstrip().endswith(("?", "？"))
 
 
+@lru_cache(maxsize=64)
 def degenerate_peer(question_text: str, peer: str, q_lang: str) -> bool:
     """The rules' degenerate checks on another model's answer (``question_text``:
-    normalised; ``q_lang``: the question's language or "")."""
+    normalised; ``q_lang``: the question's language or ""). Cached: judging N answers checks
+    each one as a peer N - 1 times."""
     raw = peer.strip()
     text = normalise(raw[:LOOP])
-    if _echoes(question_text, text) or repetition(text) > 0.5 or _gibberish(raw) > 0.3:
+    if (_echoes(question_text, text) or repetition(text) > LOOP_SHARE
+            or _gibberish(raw) > GIBBERISH_SHARE):
         return True
     a_lang = text_language(raw)
     return bool(q_lang and a_lang and a_lang != q_lang)
@@ -275,8 +282,8 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     if refusal is None:
         rep = repetition(text)
         gib = _gibberish(raw)
-        if rep > 0.5 or gib > 0.3:
-            signal = "repetition" if rep > 0.5 else "gibberish"
+        if rep > LOOP_SHARE or gib > GIBBERISH_SHARE:
+            signal = "repetition" if rep > LOOP_SHARE else "gibberish"
             return settle("degenerate", 0.0, (Reason(signal, raw[:80], round(max(rep, gib), 3)),))
 
     if refusal is not None:
