@@ -178,7 +178,7 @@ class LocalBackend:
     def __init__(self, spec: ModelSpec, models_dir: Path, threads: int, *,
                  load_timeout: float = 300.0, cancel_grace: float = 5.0,
                  send_interval: float | None = None,
-                 worker_argv: Sequence[str] | None = None) -> None:
+                 worker_argv: Sequence[str] | None = None, release_rows: bool = True) -> None:
         self.spec = spec
         self.models_dir = models_dir
         self.threads = threads
@@ -186,6 +186,9 @@ class LocalBackend:
         self.cancel_grace = cancel_grace
         self.send_interval = send_interval  # None: the worker's own (worker.SEND_INTERVAL)
         self.worker_argv = tuple(worker_argv or WORKER_ARGV)
+        # the worker drops the pre-faulted pages of tensors read by rows (worker.py, "memory");
+        # False keeps llama.cpp's own behaviour, for the benchmark's baseline
+        self.release_rows = release_rows
         self.info: dict[str, Any] = {}  # the worker's "ready" event: pid, use_extra_bufts, …
         self._worker: _Worker | None = None
         self._started = 0  # workers started so far
@@ -221,7 +224,7 @@ class LocalBackend:
     async def _start(self, path: Path) -> _Worker:
         config = {"path": str(path), "n_ctx": self.spec.n_ctx, "threads": self.threads,
                   "seed": self.spec.seed, "chat": self.spec.template_name is None,
-                  "kv_cache": self.spec.kv_cache,
+                  "kv_cache": self.spec.kv_cache, "release_rows": self.release_rows,
                   **({} if self.send_interval is None else {"send_interval": self.send_interval}),
                   "model_id": self.spec.id}
         env = dict(os.environ)

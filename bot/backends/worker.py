@@ -30,10 +30,14 @@ worker costs little more memory than the model itself.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
+import mmap
 import os
 import queue
 import re
+import struct
 import sys
 import threading
 import time
@@ -91,6 +95,15 @@ class Worker:
         self.llama.verbose = False  # no timing prints after every answer
         if self.config.get("chat"):
             self.formatter = chat_formatter(self.llama)
+        self.released = 0
+        if self.config.get("release_rows", True):
+            try:
+                self.released = release_row_tensors(self.config["path"])
+            except (OSError, ValueError, struct.error) as exc:  # memory only: never fatal
+                print(f"parallax: row tensors left resident: {exc}", file=sys.stderr)
+        # what loading made lives as long as the worker: later collections skip it
+        gc.collect()
+        gc.freeze()
 
     # -- requests ----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -106,6 +119,7 @@ class Worker:
                         self.send({"ev": "cut", "id": rid, "text": text})
                     case "generate":
                         self.generate(rid, msg)
+                        release_garbage()
                     case other:
                         self.send({"ev": "error", "id": rid, "message": f"unknown op {other!r}"})
             except Exception as exc:  # one bad request never ends the worker
@@ -272,6 +286,161 @@ def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
         verbose=verbose)
 
 
+# -- memory: tensors read one row at a time -----------------------------------------------------
+#
+# llama.cpp maps the GGUF file with MAP_POPULATE (llama_mmap's prefetch, always on when loading
+# with mmap), so every page of every tensor is resident in the worker from the start. Most
+# tensors are read whole for every token anyway; the token embedding is not when the model has
+# a separate output matrix (Qwen2.5-0.5B: token_embd.weight, 89 MiB, beside output.weight):
+# only the rows of the tokens a prompt or answer holds are read (ggml_get_rows). So, after
+# loading, for that range only:
+# - madvise(MADV_RANDOM): a row read later brings in its page, without readahead;
+# - madvise(MADV_DONTNEED): the pages leave the worker's page table (the mapping is read-only
+#   and file-backed: a row read later is faulted back in, unchanged);
+# - posix_fadvise(POSIX_FADV_DONTNEED): the pages leave the page cache too (the kernel skips
+#   pages another process maps). Without this, each fault maps the cached pages around it
+#   (fault-around, 64 KiB): measured here, 65 of the 89 MiB were back after 90 questions; with
+#   it, 6 MiB (docs/performance.md, "Memory").
+
+_GGUF_SCALARS = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+_MADV_RANDOM, _MADV_DONTNEED = 1, 4
+
+
+def gguf_tensor_offsets(path: str) -> tuple[dict[str, int], int]:
+    """Each tensor's data offset in the file at ``path``, and the file's size.
+
+    Reads the header as the GGUF specification lays it out (ggml/docs/gguf.md, versions 2 and
+    3): magic, version, tensor count, key-value count, the key-values (skipped, apart from
+    ``general.alignment``), the tensor infos, then the data section, aligned."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if mm[:4] != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        version, n_tensors, n_kv = struct.unpack_from("<IQQ", mm, 4)
+        if version < 2:
+            raise ValueError(f"GGUF version {version} is not supported")
+        pos = 24
+        alignment = 32
+
+        def string() -> bytes:
+            nonlocal pos
+            (n,) = struct.unpack_from("<Q", mm, pos)
+            pos += 8 + n
+            return mm[pos - n:pos]
+
+        def skip(kind: int, count: int = 1) -> None:
+            nonlocal pos
+            if kind in _GGUF_SCALARS:
+                pos += _GGUF_SCALARS[kind] * count
+            elif kind == _GGUF_STRING:
+                for _ in range(count):
+                    (n,) = struct.unpack_from("<Q", mm, pos)
+                    pos += 8 + n
+            elif kind == _GGUF_ARRAY:
+                for _ in range(count):
+                    inner, n = struct.unpack_from("<IQ", mm, pos)
+                    pos += 12
+                    skip(inner, n)
+            else:
+                raise ValueError(f"unknown GGUF value type {kind}")
+
+        for _ in range(n_kv):
+            key = string()
+            (kind,) = struct.unpack_from("<I", mm, pos)
+            pos += 4
+            if key == b"general.alignment" and kind == 4:
+                (alignment,) = struct.unpack_from("<I", mm, pos)
+            skip(kind)
+        relative: dict[str, int] = {}
+        for _ in range(n_tensors):
+            name = string().decode("utf-8")
+            (n_dims,) = struct.unpack_from("<I", mm, pos)
+            pos += 4 + 8 * n_dims
+            _kind, offset = struct.unpack_from("<IQ", mm, pos)
+            pos += 12
+            relative[name] = offset
+        start = -(-pos // alignment) * alignment
+        return {name: start + off for name, off in relative.items()}, len(mm)
+
+
+def row_tensor_ranges(path: str) -> list[tuple[int, int]]:
+    """The file ranges of the tensors only read by rows: the token embedding, when an output
+    matrix of its own exists (otherwise the embedding is that matrix, read whole)."""
+    offsets, size = gguf_tensor_offsets(path)
+    if "token_embd.weight" not in offsets or "output.weight" not in offsets:
+        return []
+    start = offsets["token_embd.weight"]
+    end = min((o for o in offsets.values() if o > start), default=size)
+    return [(start, end)]
+
+
+def _file_mappings(path: str) -> list[tuple[int, int, int]]:
+    """(start address, end address, file offset) of this process's mappings of ``path``."""
+    st, real = os.stat(path), os.path.realpath(path)
+    found = []
+    with open("/proc/self/maps") as fh:
+        for line in fh:
+            fields = line.split(maxsplit=5)
+            if len(fields) < 6:
+                continue
+            major, minor = (int(x, 16) for x in fields[3].split(":"))
+            same_file = int(fields[4]) == st.st_ino and os.makedev(major, minor) == st.st_dev
+            # on overlayfs (containers) the maps line names the lower layer's device: the path
+            if not same_file and fields[5].rstrip("\n") != real:
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            found.append((lo, hi, int(fields[2], 16)))
+    return found
+
+
+def release_row_tensors(path: str) -> int:
+    """Drop the resident pages of ``path``'s row-read tensors from this process (see above);
+    the bytes released. Nothing to do (0) on a system without /proc or madvise."""
+    ranges = row_tensor_ranges(path)
+    if not ranges or not os.path.exists("/proc/self/maps"):
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    page = mmap.PAGESIZE
+    released = 0
+    for lo, hi, file_off in _file_mappings(path):
+        for start, end in ranges:
+            a = lo + (start - file_off)
+            b = lo + (end - file_off)
+            a, b = max(-(-a // page) * page, lo), min(b // page * page, hi)  # whole pages only
+            if b <= a:
+                continue
+            for advice in (_MADV_RANDOM, _MADV_DONTNEED):
+                if libc.madvise(a, b - a, advice) != 0:
+                    raise OSError(ctypes.get_errno(), "madvise failed")
+            released += b - a
+    if released:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for start, end in ranges:
+                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    return released
+
+
+def release_garbage() -> None:
+    """Free what a generation left behind, once its answer is sent.
+
+    llama-cpp-python builds a sampler chain for every completion, and its custom sampler
+    refers to itself through its callback (``CustomSampler.apply_wrapper``, _internals.py): a
+    reference cycle, freed only when Python's cyclic collector runs, and holding llama.cpp's
+    buffers of the vocabulary's size until then. Measured here (benchmarks/memory_levers.py's
+    12 questions): Gemma 3's worker grew by 3 MiB a question to +30 MiB, Qwen's by 17 MiB;
+    collected after each answer (then malloc_trim, glibc's return of free heap pages), both
+    stay within 5 MiB of where they were after their first answer."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc: the pages stay with the allocator
+        pass
+
+
 def chat_formatter(llama: Any) -> Any:
     """The Jinja chat formatter of the GGUF's own template (built as llama-cpp-python does)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -300,7 +469,7 @@ def main(argv: list[str]) -> int:
     params = worker.llama.model_params
     worker.send({"ev": "ready", "pid": os.getpid(),
                  "use_extra_bufts": bool(params.use_extra_bufts),
-                 "n_ctx": worker.llama.n_ctx()})
+                 "n_ctx": worker.llama.n_ctx(), "released_bytes": worker.released})
     threading.Thread(target=worker.read_stdin, name="stdin", daemon=True).start()
     worker.serve()
     worker.llama.close()
