@@ -14,8 +14,9 @@ FROM ${BASE} AS build
 # llama-cpp-python compiles llama.cpp. Not for the build host's CPU (-march=native: an image
 # built on an AVX-512 machine dies with an illegal instruction on an older one), but for
 # x86-64-v3 (AVX2, FMA, F16C: Intel since 2013, AMD since 2015), without AVX-512 or AMX.
-# Another baseline: --build-arg CMAKE_ARGS="-DGGML_NATIVE=OFF …".
-ARG CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# Another baseline: --build-arg CMAKE_ARGS="-DGGML_NATIVE=OFF …". LLAVA_BUILD=OFF: Parallax
+# sends text only, and the multimodal library is a third of the compile.
+ARG CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake \
@@ -27,9 +28,16 @@ COPY models/models.toml ./models/models.toml
 COPY prompts ./prompts
 # a plain install (not editable): the manifest and prompts travel as package data
 RUN python -m venv /opt/parallax \
- && CMAKE_ARGS="${CMAKE_ARGS}" /opt/parallax/bin/pip install --no-cache-dir ".[server]"
+ && CMAKE_ARGS="${CMAKE_ARGS}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    /opt/parallax/bin/pip install --no-cache-dir ".[server]"
 
 FROM ${BASE}
+# llama.cpp's threads are OpenMP's: libgomp comes with the compiler in the build stage, and
+# slim bases lack it ("libgomp.so.1: cannot open shared object file" at the first question)
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/parallax /opt/parallax
 COPY docker/entrypoint.sh /usr/local/bin/parallax-entrypoint
 RUN useradd --system --uid 10001 --create-home --home-dir /home/parallax parallax \

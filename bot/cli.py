@@ -21,7 +21,7 @@ from bot.errors import ConfigError, ManifestError, ModelFileError, StorageError,
 from bot.fetch import pull, status
 
 if TYPE_CHECKING:
-    from bot.pipeline import Pipeline
+    from bot.pipeline import Judged, Pipeline
 
 
 def _console() -> Console:
@@ -159,7 +159,7 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
                 click.echo(dumps(result))
                 if card and judged is not None:
                     _write_card(judged, card, report_lang)
-                return 0 if judged is not None else 2
+                return 2 if judged is None else _answered_code(judged)
             res = await ask_and_render(pipeline, text, _console(), models=models or None,
                                        profile=profile)
             if isinstance(res, Rejected):
@@ -167,12 +167,18 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
             if card:
                 _write_card(res, card, report_lang)
                 click.echo(f"card written to {card}", err=True)
-            return 0
+            return _answered_code(res)
 
     try:
         sys.exit(asyncio.run(run()))
     except StorageError as exc:
         _fail(str(exc))
+
+
+def _answered_code(judged: Judged) -> int:
+    """``ask``'s exit code once the models have answered: 0 if at least one model answered, 1
+    if every one failed (a script or a health check then sees it)."""
+    return 0 if any(a.error is None for a in judged.answers) else 1
 
 
 def _write_card(judged: Any, path: Path, lang: str | None) -> None:

@@ -43,6 +43,22 @@ def test_ask_json_has_the_documented_shape(env: dict[str, str]) -> None:
     assert answer["verdict"] in ("answered", "degenerate", "evasive", "refused")
 
 
+def test_ask_exits_1_when_every_model_failed_and_0_when_one_answered(
+        env: dict[str, str], tmp_path: Path, tiny_gguf: tuple[Path, str]) -> None:
+    manifest = Path(env["PARALLAX_MANIFEST"])
+    missing = tmp_path / "gone.gguf"
+    manifest.write_text(manifest.read_text()
+                        + tiny_manifest(missing, tiny_gguf[1], model_id="tiny-gone"))
+    res = run(env, "ask", "--json", "-m", "tiny-gone", "Is Taiwan a country?")
+    assert res.exit_code == 1, res.output
+    (answer,) = json.loads(res.output)["answers"]
+    assert answer["verdict"] == "error" and "gone.gguf" in answer["error"]
+    res = run(env, "ask", "-m", "tiny-gone", "Is Taiwan a country?")  # the table, the same code
+    assert res.exit_code == 1
+    res = run(env, "ask", "--json", "-m", "tiny-gone", "-m", "tiny-a", "Is Taiwan a country?")
+    assert res.exit_code == 0
+
+
 def test_question_from_stdin(env: dict[str, str]) -> None:
     res = run(env, "ask", "--json", "-", stdin="Is Taiwan a country?\n")
     assert res.exit_code == 0 and json.loads(res.output)["question"] == "Is Taiwan a country?"
