@@ -56,8 +56,11 @@ C = 8.0
 #: languages with their own threshold; any other uses "" (all rows)
 LANGS = ("en", "zh", "fr")
 #: the most a language's threshold may flag of the control sets' complete answers, out of fold
-#: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models)
-MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.03, "": 0.01}
+#: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models). French
+#: has 118 control answers, so a step of the threshold moves the rate by 0.85 points: at 3%
+#: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% it sits near 0.55 (recall
+#: 0.83, 5 flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md)
+MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.045, "": 0.01}
 CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
                           "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
                           "en_control", "zh_other_criticism"})
