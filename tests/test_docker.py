@@ -100,12 +100,9 @@ def test_the_image_runs_as_its_own_user_on_any_x86_64_v3_cpu(image: str, tmp_pat
     user = _docker("run", "--rm", "--entrypoint", "id", image, "-u").stdout.strip()
     assert user == "10001"
     lib = "/opt/parallax/lib/python3.11/site-packages/llama_cpp/lib/libggml-cpu.so"
-    found = _docker("run", "--rm", "--entrypoint", "sh", image, "-c",
-                    f"test -f {lib} && echo ok").stdout.strip()
-    assert found == "ok"
     container = _docker("create", image).stdout.strip()
     try:
-        _docker("cp", f"{container}:{lib}", str(tmp_path / "libggml-cpu.so"))
+        _docker("cp", f"{container}:{lib}", str(tmp_path / "libggml-cpu.so"))  # fails if absent
     finally:
         _docker("rm", container, check=False)
     code = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(tmp_path / "libggml-cpu.so")],

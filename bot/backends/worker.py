@@ -31,6 +31,7 @@ worker costs little more memory than the model itself.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import json
 import mmap
@@ -399,8 +400,7 @@ def release_row_tensors(path: str) -> int:
     ranges = row_tensor_ranges(path)
     if not ranges or not os.path.exists("/proc/self/maps"):
         return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    libc = _libc()
     page = mmap.PAGESIZE
     released = 0
     for lo, hi, file_off in _file_mappings(path):
@@ -427,18 +427,26 @@ def release_row_tensors(path: str) -> int:
 def release_garbage() -> None:
     """Free what a generation left behind, once its answer is sent.
 
-    llama-cpp-python builds a sampler chain for every completion, and its custom sampler
-    refers to itself through its callback (``CustomSampler.apply_wrapper``, _internals.py): a
-    reference cycle, freed only when Python's cyclic collector runs, and holding llama.cpp's
-    buffers of the vocabulary's size until then. Measured here (benchmarks/memory_levers.py's
+    llama-cpp-python builds a sampler chain for every completion, and the chain refers to
+    itself through the clean-up callback it registers on its own ``ExitStack``
+    (``LlamaSampler.__init__``, _internals.py): a reference cycle, freed only when Python's
+    cyclic collector runs, and holding llama.cpp's buffers of the vocabulary's size until
+    then. Measured here (benchmarks/memory_levers.py's
     12 questions): Gemma 3's worker grew by 3 MiB a question to +30 MiB, Qwen's by 17 MiB;
     collected after each answer (then malloc_trim, glibc's return of free heap pages), both
     stay within 5 MiB of where they were after their first answer."""
     gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc: the pages stay with the allocator
-        pass
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:  # glibc; elsewhere the pages stay with the allocator
+        trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library already loaded in this process (madvise, malloc_trim), opened once."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc
 
 
 def chat_formatter(llama: Any) -> Any:
