@@ -47,15 +47,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def llama_server(model: Path, alias: str, *, api_key: str | None = None, threads: int = 1,
-                 n_ctx: int = 512) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+                 n_ctx: int = 512,
+                 interrupt: bool = False) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``python -m llama_cpp.server`` serving ``model`` as ``alias``; yields (process, base
-    URL ending in /v1) once it answers, and stops it after."""
+    URL ending in /v1) once it answers, and stops it after. ``interrupt``: the server's own
+    default, a new request cutting the answer being streamed (as compose.yaml does not)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
          "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
-         "--verbose", "false",
+         "--verbose", "false", "--interrupt_requests", "true" if interrupt else "false",
          *(["--api_key", api_key] if api_key else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}/v1"

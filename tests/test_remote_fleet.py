@@ -6,6 +6,7 @@ scripted server for what a real one does not do on demand."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from ggufgen import tiny_manifest
-from support import llama_server, remote_entry
+from support import llama_server, real_model_path, remote_entry
 
 from bot.backends.remote import RemoteBackend
 from bot.catalog import parse_manifest
@@ -31,11 +32,14 @@ QUESTION = "What happened in Beijing in 1989?"
 
 class Scripted(ThreadingHTTPServer):
     """A server that misbehaves on purpose, by path: /garbage/v1 sends events that are not
-    JSON, /silent/v1 never answers, /think/v1 and /empty-think/v1 stream reasoning_content."""
+    JSON, /silent/v1 never answers, /think/v1 and /empty-think/v1 stream reasoning_content;
+    /echo/v1 answers "ok" and keeps the request bodies it was sent; /cut/v1 streams a few words
+    then a bare [DONE], as llama-cpp-python's server ends an answer it interrupts."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.stop_silent = threading.Event()
+        self.bodies: list[dict[str, object]] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def url(self, kind: str) -> str:
@@ -65,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        sent = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         kind = self.path.split("/")[1]
 
         def delta(**d: str) -> str:
@@ -80,6 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._events([delta(reasoning_content="The user asks "),
                           delta(reasoning_content="about 1989."),
                           delta(content="Students protested."), done, "[DONE]"])
+        elif kind == "cut":
+            self._events([delta(content="Students"), delta(content=" gathered"), "[DONE]"])
+        elif kind == "echo":
+            self.server.bodies.append(json.loads(sent))
+            self._events([delta(content="ok"), done, "[DONE]"])
         elif kind == "empty-think":
             self._events([delta(reasoning_content=""), delta(content="An answer."), done,
                           "[DONE]"])
@@ -255,6 +264,75 @@ endpoints = [
     c, d = n.endpoints
     assert (c.model, c.api_key_env, c.read_timeout) == ("big", "N_KEY", 30.0)
     assert (d.model, d.api_key_env, d.connect_timeout) == ("n", "D_KEY", 2.0)
+
+
+async def test_an_answer_cut_off_by_the_server_is_not_taken_for_a_whole_one(
+        tiny_gguf: tuple[Path, str], steady: str, scripted: Scripted, tmp_path: Path,
+        settings: Settings) -> None:
+    """A stream that ends in [DONE] without a finish_reason was cut (llama-cpp-python's server
+    does it to one user's answer when another user asks, unless --interrupt_requests false):
+    asked again elsewhere when there is an elsewhere, else an error that names the fix —
+    never a short answer judged as if whole. And the real server, left to interrupt, cuts."""
+    manifest = (remote_entry("fleet", scripted.url("cut"), steady)
+                + remote_entry("alone", scripted.url("cut")))
+    _, judged = await ask(settings, manifest, ["fleet", "alone"], tmp_path, tiny_gguf)
+    local, fleet, alone = judged.answers
+    assert fleet.error is None and fleet.retried and fleet.endpoint == steady
+    assert fleet.text == local.text and "gathered" not in fleet.text
+    assert alone.error is not None and alone.verdict == "error"  # what came is kept, as such
+    assert "without a finish reason" in alone.error and "--interrupt_requests" in alone.error
+    smollm2 = real_model_path("smollm2-135m")  # slow enough to be caught mid-answer
+    with llama_server(smollm2, "smol", interrupt=True) as (_p, base):
+        backend = RemoteBackend(parse_manifest(remote_entry("m", base, model="smol"),
+                                               tmp_path / "m.toml").get("m"))
+        from bot.backends.base import Request, Usage
+        from bot.errors import BackendError
+
+        streaming = asyncio.Event()
+
+        async def answer(q: str) -> str:
+            text = ""
+            async for c in backend.stream(Request(messages=[{"role": "user", "content": q}],
+                                                  max_tokens=200), Usage()):
+                text += c
+                streaming.set()
+            return text
+
+        try:
+            first = asyncio.create_task(answer("Write an essay about Paris."))
+            await streaming.wait()
+            second = await answer("And about Lyon?")
+            with pytest.raises(BackendError, match="without a finish reason"):
+                await first
+        finally:
+            await backend.close()
+        assert second
+
+
+async def test_greedy_answers_ask_the_server_for_the_top_token_only(scripted: Scripted) -> None:
+    """At temperature 0 the server is sent top_k = 1: the same answer (repeat penalty, then
+    the most likely token, as llama-cpp-python does locally), but llama-server's samplers then
+    sort one candidate instead of the vocabulary for every token of every user (measured:
+    docs/performance.md). Sampling at a temperature keeps the server's own top_k."""
+    from bot.backends.base import Request, Usage
+    from bot.catalog import Endpoint, ModelSpec, Source
+
+    spec = ModelSpec(id="m", name="m", organisation="o", country="FR", family="", licence="",
+                     source=Source("remote", endpoints=(Endpoint(scripted.url("echo"), "m"),)))
+    backend = RemoteBackend(spec)
+    scripted.bodies.clear()
+    try:
+        for temperature in (0.0, 0.7):
+            text = "".join([c async for c in backend.stream(Request(
+                messages=[{"role": "user", "content": QUESTION}], max_tokens=8,
+                temperature=temperature, repeat_penalty=1.15), Usage())])
+            assert text == "ok"
+    finally:
+        await backend.close()
+    greedy, warm = scripted.bodies
+    assert greedy["temperature"] == 0.0 and greedy["top_k"] == 1
+    assert greedy["repeat_penalty"] == 1.15 and greedy["max_tokens"] == 8
+    assert warm["temperature"] == 0.7 and "top_k" not in warm
 
 
 async def test_after_a_failover_no_endpoint_counts_an_answer_still_in_flight(

@@ -142,6 +142,13 @@ class RemoteBackend:
             "top_p": request.top_p, "seed": request.seed,
             "repeat_penalty": request.repeat_penalty,  # llama.cpp and vLLM honour it
         }
+        if request.temperature <= 0:
+            # Greedy: the same answer (penalties, then the most likely token, as
+            # llama-cpp-python samples locally at temperature 0), but llama-server's default
+            # chain (top_k 40, top_p, min_p, ...) then runs on one candidate instead of the
+            # whole vocabulary, for every token of every slot, on its one sampling thread.
+            # vLLM and llama-cpp-python accept top_k too. Measured: docs/performance.md.
+            body["top_k"] = 1
         if request.stop:
             body["stop"] = list(request.stop)
         if request.prompt is not None:
@@ -209,6 +216,15 @@ class RemoteBackend:
                             usage.finish_reason = str(choice["finish_reason"])
                 if not done and not usage.finish_reason:
                     raise BackendError(f"{url} stopped mid-answer")
+                if not usage.finish_reason:
+                    # Every OpenAI-compatible server ends a whole answer with a finish_reason
+                    # ("stop", "length"); llama-cpp-python's server, by default, ends a stream
+                    # it interrupts for a newer request with a bare [DONE] (measured: two
+                    # users at once, the first answer cut after a few tokens).
+                    raise BackendError(
+                        f"{url} ended the answer without a finish reason: it was cut off (a "
+                        "llama-cpp-python server interrupts an answer when another request "
+                        "arrives: start it with --interrupt_requests false)")
                 if thinking:
                     yield "</think>"
         except httpx.HTTPError as exc:
