@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from ggufgen import tiny_manifest
-from support import llama_server, real_model_path, remote_entry
+from support import llama_server, real_model_path, remote_entry, require_real_model
 
 from bot.backends.remote import RemoteBackend
 from bot.catalog import parse_manifest
@@ -266,6 +266,7 @@ endpoints = [
     assert (d.model, d.api_key_env, d.connect_timeout) == ("n", "D_KEY", 2.0)
 
 
+@pytest.mark.real_model
 async def test_an_answer_cut_off_by_the_server_is_not_taken_for_a_whole_one(
         tiny_gguf: tuple[Path, str], steady: str, scripted: Scripted, tmp_path: Path,
         settings: Settings) -> None:
@@ -281,7 +282,8 @@ async def test_an_answer_cut_off_by_the_server_is_not_taken_for_a_whole_one(
     assert fleet.text == local.text and "gathered" not in fleet.text
     assert alone.error is not None and alone.verdict == "error"  # what came is kept, as such
     assert "without a finish reason" in alone.error and "--interrupt_requests" in alone.error
-    smollm2 = real_model_path("smollm2-135m")  # slow enough to be caught mid-answer
+    require_real_model("smollm2-135m")  # slow enough to be caught mid-answer
+    smollm2 = real_model_path("smollm2-135m")
     with llama_server(smollm2, "smol", interrupt=True) as (_p, base):
         backend = RemoteBackend(parse_manifest(remote_entry("m", base, model="smol"),
                                                tmp_path / "m.toml").get("m"))
