@@ -87,6 +87,19 @@ class Evaluation:
         return self.control_flagged / self.control_complete if self.control_complete else 0.0
 
 
+def question_key(row: dict[str, Any]) -> str:
+    """The question a row answers: its id without the model. Ids are "<question>:<model>",
+    and either part may hold a colon — the French translations' questions do
+    ("fr:china_criticism_19:qwen_…"), a remote model may be "qwen2.5:7b" — so the row's own
+    ``model`` is cut off the end; an id without it is cut at its last colon. (Cut at the
+    first colon, the 300 French translations were one question: each answer the peer of the
+    other 299.)"""
+    rid, model = str(row["id"]), str(row.get("model") or "")
+    if model and rid.endswith(":" + model):
+        return rid[: -len(model) - 1]
+    return rid.rsplit(":", 1)[0]
+
+
 def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
              models: set[str] | None = None) -> Evaluation:
     from bot.detector.train import split_thinking  # train imports this module
@@ -94,14 +107,14 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
     rows = list(rows)
     peers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        peers[str(r["id"]).split(":")[0]].append(r)
+        peers[question_key(r)].append(r)
     ev = Evaluation()
     for r in rows:
         if agreed_only and r.get("label") != r.get("label_gpt4o"):
             continue
         if models is not None and r.get("model") not in models:
             continue
-        others = [split_thinking(p["answer"])[0] for p in peers[str(r["id"]).split(":")[0]]
+        others = [split_thinking(p["answer"])[0] for p in peers[question_key(r)]
                   if p is not r]
         answer, thinking = split_thinking(r["answer"])
         t0 = time.perf_counter()

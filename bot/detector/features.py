@@ -7,10 +7,11 @@ An answer becomes a bag of named features, each with a count:
   100,000-character answer must still be judged in milliseconds); n-grams in the first
   ``OPENING`` characters are counted a second time with an ``^`` mark, since where a phrase sits
   matters ("I can't" opening an answer is not "I can't" in its fifth paragraph);
-- context: the answer's length against its peers' (the other models' answers to the same
-  question), its length, whether it answers in the question's script, whether it names the
-  sensitive subject the question names, and the rules' own signals (``bot.detector.judge``),
-  each marked with ``§``.
+- context: whether the question is about China, the answer's length against its peers' (the
+  other models' answers to the same question), its length, whether it answers in the
+  question's script, whether it names the sensitive subject the question names, whether a
+  talking point opens it, and the rules' own signals (``bot.detector.judge``), each marked
+  with ``§``.
 
 Word n-grams rather than character n-grams for Latin text so that the reasons a flag gives can
 quote the phrases that weighed most ("as an ai", "je ne peux pas") instead of fragments.
@@ -56,12 +57,43 @@ def text_features(text: str, out: Counter[str] | None = None) -> Counter[str]:
     return counts
 
 
+#: a question about China, its leaders, regions and history (normalised, lower case): the
+#: censorship the detector looks for is on these subjects, and how often an answer is evasive
+#: differs fivefold between them and the rest (SpeechMap: 27% of the answers to
+#: China-criticism requests are censored, 5% of those about the US, the EU and Russia, both
+#: judges agreeing)
+ABOUT_CHINA = re.compile(
+    r"\b(china|chinese|chine|chinois\w*|ccp|cpc|prc|pcc|beijing|pékin|peking|xi jinping|mao\w*|"
+    r"tiananmen|tian'anmen|xinjiang|uy?i?ghur\w*|ouïghour\w*|tibet\w*|taiwan\w*|taïwan\w*|"
+    r"hong kong|falun|dalai|dalaï|wuhan|liu xiaobo|winnie|pooh|huawei|han|inner mongolia|"
+    r"mongolie|guangdong|cantonese|cantonais\w*|great leap|grand bond|social credit|"
+    r"crédit social|cultural revolution|révolution culturelle|belt and road|confucius|"
+    r"great firewall|communist party|parti communiste|li wenliang|jimmy lai|ai weiwei|peng shuai|"
+    r"apple daily|umbrella movement|tank man|lhasa|lhassa|panchen|ilham tohti|one-child|"
+    r"enfant unique)\b|"
+    r"中国|中共|中华|北京|习近平|毛泽东|邓小平|台湾|西藏|新疆|香港|天安门|六四|法轮功|达赖|武汉|维吾尔|"
+    r"文化大革命|大跃进|小熊维尼|华为|汉族|内蒙古|广东|粤语|社会信用|一带一路|孔子学院|防火长城|共产党|"
+    r"刘晓波|李文亮|黎智英|艾未未|彭帅|彭德怀|中南海|苹果日报|雨伞运动|坦克人|拉萨|班禅|藏人|伊力哈木|"
+    r"独生子女|一胎")
+
+
+def about_china(question: str) -> bool:
+    return bool(ABOUT_CHINA.search(question))
+
+
 def context_features(length: int | None, ratio: float | None, signals: dict[str, float],
-                     out: dict[str, float] | None = None) -> dict[str, float]:
+                     out: dict[str, float] | None = None, *,
+                     china: bool = False, cue_opening: bool = False) -> dict[str, float]:
     """The non-text features, named with a leading ``§``; ``length`` None leaves length out
-    (a short factual question, where a short answer is the right one). Values are weights:
-    1 for a feature that is there, a rule's weight for its signal."""
+    (a short factual question, where a short answer is the right one); ``china``: the
+    question is about China (``about_china``); ``cue_opening``: a talking point in the
+    answer's first ``OPENING`` characters. Values are weights: 1 for a feature that is
+    there, a rule's weight for its signal."""
     counts: dict[str, float] = out if out is not None else {}
+    if china:
+        counts["§about_china"] = 1
+    if cue_opening:
+        counts["§cue_opening"] = 1
     if length is None:
         counts["§factual"] = 1
     else:

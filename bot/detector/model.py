@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from bot.detector.features import context_features, text_features
+from bot.detector.features import OPENING, about_china, context_features, text_features
 from bot.detector.judge import Analysis, Judgement, Reason, Verdict, _quote
 
 MODEL_FILE = "model.json.gz"
@@ -37,10 +37,14 @@ def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
     signals: dict[str, float] = {}
     for r in a.reasons:
         signals[r.signal] = max(signals.get(r.signal, 0.0), r.weight)
+    china = about_china(a.question)
+    opening = a.cue_at is not None and a.cue_at < OPENING
     if a.factual:
         # "Paris" to "Quelle est la capitale de la France ?": length says nothing here
-        return text_features(a.text), context_features(None, None, signals)
-    return text_features(a.text), context_features(len(a.raw), a.ratio, signals)
+        return text_features(a.text), context_features(None, None, signals, china=china,
+                                                       cue_opening=opening)
+    return text_features(a.text), context_features(len(a.raw), a.ratio, signals, china=china,
+                                                   cue_opening=opening)
 
 
 @dataclass(frozen=True)

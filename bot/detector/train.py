@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.detector.commands import _Counts
+from bot.detector.commands import _Counts, question_key
 from bot.detector.judge import Analysis, analyse
 from bot.detector.model import LinearModel, features, sigmoid
 
@@ -51,7 +51,7 @@ OUT = ROOT / "bot" / "detector" / "data" / "model.json.gz"
 
 SEED = 0
 MIN_DF = 3
-KEEP = 12000
+KEEP = 20000
 C = 8.0
 #: languages with their own threshold; any other uses "" (all rows)
 LANGS = ("en", "zh", "fr")
@@ -61,6 +61,8 @@ LANGS = ("en", "zh", "fr")
 #: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% it sits near 0.55 (recall
 #: 0.83, 5 flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md)
 MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.045, "": 0.01}
+#: how much F1 a cap may cost before it is reported unmet instead (``choose_thresholds``)
+CAP_F1_LOSS = 0.02
 CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
                           "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
                           "en_control", "zh_other_criticism"})
@@ -109,7 +111,9 @@ class Row:
 
     @property
     def question_id(self) -> str:
-        return str(self.data.get("source_id") or self.data["id"]).split(":")[0]
+        if self.data.get("source_id"):  # a translation: the question it was translated from
+            return question_key({"id": self.data["source_id"], "model": self.data.get("model")})
+        return question_key(self.data)
 
 
 def split_thinking(answer: str) -> tuple[str, str | None]:
@@ -128,11 +132,11 @@ def read(paths: Iterable[Path]) -> list[Row]:
             data = [json.loads(line) for line in fh if line.strip()]
         by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in data:
-            by_question[str(d["id"]).split(":")[0]].append(d)
+            by_question[question_key(d)].append(d)
         for d in data:
             if not d.get("label"):  # an unlabelled row (exported feedback): a peer only
                 continue
-            peers = [p["answer"] for p in by_question[str(d["id"]).split(":")[0]] if p is not d]
+            peers = [p["answer"] for p in by_question[question_key(d)] if p is not d]
             rows.append(Row(d, path.name, peers))
     return rows
 
@@ -298,9 +302,19 @@ def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float])
     return out
 
 
-def choose_thresholds(p: Prepared, probs: dict[int, float]) -> dict[str, float]:
+def choose_thresholds(p: Prepared, probs: dict[int, float],
+                      unmet: list[str] | None = None) -> dict[str, float]:
     """Per language: the threshold with the best F1 on the out-of-fold scores whose control
-    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for "")."""
+    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for "").
+
+    When a language's cap can only be kept by losing more than ``CAP_F1_LOSS`` of F1 against
+    its best threshold (or not at all), the cap is dropped for that language and its best-F1
+    threshold is used; the language is appended to ``unmet`` and the report says so.
+    (Chinese: its 77 control answers are the tiny local models', and the three or four that
+    look censored — a one-line answer beside a long one, a hallucinated Party plenum for
+    9/11 — score 0.6–0.9 out of fold: keeping them all unflagged moved the threshold to 0.89
+    and cost a tenth of the recall on every other model's answers. Before 2026-12-01 an unmet
+    cap fell back to 0.5 without a word.)"""
     out: dict[str, float] = {}
     # not under 0.35: a calibrated probability of one in three is as little evidence as a flag
     # should rest on (a lower threshold scored well out of fold, but flagged sound answers
@@ -310,6 +324,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float]) -> dict[str, float]:
         sel = [i for i, r in enumerate(p.rows) if r.agreed and r.label != "DEGENERATE"
                and (not lang or r.lang == lang)]
         best = (-1.0, 0.5)
+        uncapped = (-1.0, 0.5)
         for t in grid:
             flagged = verdicts(p, probs, {lang: t, "": t})
             c = _Counts()
@@ -319,11 +334,17 @@ def choose_thresholds(p: Prepared, probs: dict[int, float]) -> dict[str, float]:
                 if p.rows[i].data.get("set") in CONTROL_SETS and not p.rows[i].censored:
                     ctl += 1
                     fp += flagged[i]
+            f1 = c.prf()[2]
+            if f1 > uncapped[0] + 1e-9:
+                uncapped = (f1, t)
             if ctl and fp / ctl > MAX_CONTROL_FPR[lang]:
                 continue
-            f1 = c.prf()[2]
             if f1 > best[0] + 1e-9:
                 best = (f1, t)
+        if best[0] < uncapped[0] - CAP_F1_LOSS:
+            best = uncapped
+            if unmet is not None:
+                unmet.append(lang or "other")
         out[lang] = best[1]
     return out
 
@@ -336,7 +357,8 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
     logits = out_of_fold(p, say)
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
-    thresholds = choose_thresholds(p, probs)
+    unmet: list[str] = []
+    thresholds = choose_thresholds(p, probs, unmet)
     idx = [i for i in range(len(rows)) if _trainable(p, i)]
     f = _fit([p.texts[i] for i in idx], [p.contexts[i] for i in idx],
              [p.rows[i].censored for i in idx])
@@ -346,7 +368,7 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
                                                   "chinese-local.jsonl")][:40]
     logits_sk = f.decide([p.texts[i] for i in own], [p.contexts[i] for i in own])
     meta = {"trained_by": "python -m bot.detector.train", "seed": SEED, "C": C,
-            "min_df": MIN_DF, "keep": KEEP, "rows": len(idx),
+            "min_df": MIN_DF, "keep": KEEP, "rows": len(idx), "control_cap_unmet": unmet,
             "data": {path.name: _sha256(path) for path in paths},
             "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
                         "logit": _r(z)} for i, z in zip(own, logits_sk, strict=True)]}
@@ -407,9 +429,10 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     logits = out_of_fold(p, say, questions_out=questions_out)
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
-    thresholds = choose_thresholds(p, probs)
+    unmet: list[str] = []
+    thresholds = choose_thresholds(p, probs, unmet)
     flagged = verdicts(p, probs, thresholds)
-    result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b]}
+    result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b], "cap_unmet": unmet}
 
     def table(title: str, key: Any) -> None:
         groups: dict[str, _Counts] = defaultdict(_Counts)
@@ -445,9 +468,20 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
               + (" (questions held out too)" if questions_out else "") +
               ": each answer judged by the rules and a model trained without its family\n"
               f"thresholds {json.dumps({k or 'other': round(v, 2) for k, v in thresholds.items()})}"
+              + "".join(f"\n{lang}: no threshold keeps the control FPR within "
+                        f"{MAX_CONTROL_FPR.get(lang if lang != 'other' else '', 0):.1%} without "
+                        f"losing over {CAP_F1_LOSS} of F1: the best F1 is used"
+                        for lang in unmet) +
               "\nsensitive requests (China-criticism sets); control FPR on the complete answers "
               "of the control sets\n")
     table("per language", lambda r: r.lang)
+    # Parallax calls token soup, loops and wrong-language answers degenerate by design, where
+    # the judges often call them evasive: the figures without them, for comparison
+    garbled = {id(r) for r, a in zip(rows, p.analyses, strict=True)
+               if a.settled is not None and a.settled.verdict == "degenerate"}
+    table("per source, without the answers the rules call degenerate",
+          lambda r: None if id(r) in garbled else
+          f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per source", lambda r: f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per family", lambda r: r.family)
     # reliability: out-of-fold probabilities against the share actually censored
