@@ -279,7 +279,7 @@ def degenerate_peer(question_text: str, peer: str, q_lang: str) -> bool:
     each one as a peer N - 1 times. The cache holds references to answers already in memory;
     2,048 entries cover a batch run's questions in flight, where 64 made a run over the
     development data (answers ordered by model, not by question) check every peer anew: a
-    median of 24 ms an answer instead of 3.3 (benchmarks/detector_speed.py)."""
+    median of 24 ms an answer instead of 2.7 (benchmarks/detector_speed.py)."""
     raw = peer.strip()
     text = normalise(raw[:LOOP])
     if (_echoes(question_text, text) or repetition(text) > LOOP_SHARE

@@ -37,14 +37,11 @@ def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
     signals: dict[str, float] = {}
     for r in a.reasons:
         signals[r.signal] = max(signals.get(r.signal, 0.0), r.weight)
-    china = about_china(a.question)
-    opening = a.cue_at is not None and a.cue_at < OPENING
-    if a.factual:
-        # "Paris" to "Quelle est la capitale de la France ?": length says nothing here
-        return text_features(a.text), context_features(None, None, signals, china=china,
-                                                       cue_opening=opening)
-    return text_features(a.text), context_features(len(a.raw), a.ratio, signals, china=china,
-                                                   cue_opening=opening)
+    # "Paris" to "Quelle est la capitale de la France ?": length says nothing here
+    length, ratio = (None, None) if a.factual else (len(a.raw), a.ratio)
+    return text_features(a.text), context_features(
+        length, ratio, signals, china=about_china(a.question),
+        cue_opening=a.cue_at is not None and a.cue_at < OPENING)
 
 
 @dataclass(frozen=True)

@@ -313,8 +313,8 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
     (Chinese: its 77 control answers are the tiny local models', and the three or four that
     look censored — a one-line answer beside a long one, a hallucinated Party plenum for
     9/11 — score 0.6–0.9 out of fold: keeping them all unflagged moved the threshold to 0.89
-    and cost a tenth of the recall on every other model's answers. Before 2026-12-01 an unmet
-    cap fell back to 0.5 without a word.)"""
+    and cost a tenth of the recall on every other model's answers. Until the third session of
+    2026-12-01 a cap no threshold met fell back to 0.5 without a word.)"""
     out: dict[str, float] = {}
     # not under 0.35: a calibrated probability of one in three is as little evidence as a flag
     # should rest on (a lower threshold scored well out of fold, but flagged sound answers
