@@ -382,7 +382,8 @@ def test_questions_about_china_are_told_from_the_rest() -> None:
         assert about_china(q), q
     for q in ("what happened on 11 september 2001?", "2001年9月11日发生了什么？",
               "analyze us surveillance of activists", "quelle est la capitale de la france ?",
-              "write about hanukkah"):
+              "write about hanukkah", "how are māori land rights protected in new zealand?",
+              "what do the maori of new zealand believe?"):
         assert not about_china(q), q
 
 

@@ -63,7 +63,8 @@ def text_features(text: str, out: Counter[str] | None = None) -> Counter[str]:
 #: China-criticism requests are censored, 5% of those about the US, the EU and Russia, both
 #: judges agreeing)
 ABOUT_CHINA = re.compile(
-    r"\b(china|chinese|chine|chinois\w*|ccp|cpc|prc|pcc|beijing|pékin|peking|xi jinping|mao\w*|"
+    r"\b(china|chinese|chine|chinois\w*|ccp|cpc|prc|pcc|beijing|pékin|peking|xi jinping|mao|"
+    r"maoism|maoist\w*|maoïs\w*|"
     r"tiananmen|tian'anmen|xinjiang|uy?i?ghur\w*|ouïghour\w*|tibet\w*|taiwan\w*|taïwan\w*|"
     r"hong kong|falun|dalai|dalaï|wuhan|liu xiaobo|winnie|pooh|huawei|han|inner mongolia|"
     r"mongolie|guangdong|cantonese|cantonais\w*|great leap|grand bond|social credit|"
