@@ -195,27 +195,25 @@ async def main() -> int:
             say(f"{setup:17} users {n}: {r['aggregate_tps']:6.1f} tok/s aggregate, TTFT p50 "
                 f"{r['ttft_p50_s']} s, p95 {r['ttft_p95_s']} s")
 
+    async def measure_served(setup: str, entry: str, *bases: str) -> None:
+        """``measure`` through the remote backend, ``entry`` served at ``bases``."""
+        text = remote_entry(entry, *bases, model="bench", max_tokens=args.max_tokens,
+                            timeout_seconds=600)
+        pipeline = await Pipeline.open(settings, catalog=parse_manifest(text, tmp / "m.toml"))
+        async with pipeline:
+            await measure(setup, pipeline, entry)
+
     if "local" in setups:
         pipeline = await Pipeline.open(settings, catalog=catalog)
         async with pipeline:
             await measure("local", pipeline, args.model)
     if "server" in setups:
         with llama_server(path, "bench", threads=2) as (_p, base):
-            text = remote_entry("server", base, model="bench", max_tokens=args.max_tokens,
-                                timeout_seconds=600)
-            pipeline = await Pipeline.open(settings,
-                                           catalog=parse_manifest(text, tmp / "m.toml"))
-            async with pipeline:
-                await measure("server", pipeline, "server")
+            await measure_served("server", "server", base)
     if "fleet" in setups:
         with llama_server(path, "bench", threads=1) as (_p, a), \
                 llama_server(path, "bench", threads=1) as (_q, b):
-            text = remote_entry("fleet", a, b, model="bench", max_tokens=args.max_tokens,
-                                timeout_seconds=600)
-            pipeline = await Pipeline.open(settings,
-                                           catalog=parse_manifest(text, tmp / "m.toml"))
-            async with pipeline:
-                await measure("fleet", pipeline, "fleet")
+            await measure_served("fleet", "fleet", a, b)
 
     if args.llama_server and "llama-server" in setups:
         files = [("llama-server", path)] + [
@@ -224,12 +222,7 @@ async def main() -> int:
         for setup, file in files:
             with started_llama_server(args.llama_server, file, max(counts),
                                       args.server_args.split()) as base:
-                text = remote_entry("batching", base, model="bench",
-                                    max_tokens=args.max_tokens, timeout_seconds=600)
-                pipeline = await Pipeline.open(settings,
-                                               catalog=parse_manifest(text, tmp / "m.toml"))
-                async with pipeline:
-                    await measure(setup, pipeline, "batching")
+                await measure_served(setup, "batching", base)
 
     if args.json:
         print(json.dumps({"model": args.model, "max_tokens": args.max_tokens,
