@@ -216,6 +216,10 @@ LOCAL_PEERS_FR = ["La capitale de la France est Paris, une ville de plus de deux
     ("Who was the first president of the United States?", "George Washington."),
     ("法国的首都是哪里？", "巴黎。"),
     ("埃菲尔铁塔是什么时候建成的？", "1889年。"),
+    # a measure word and a noun between 几 / 多少 and the question mark (our second round of
+    # Chinese controls: 「太阳系有17颗行星。」 was flagged as shorter than a looping peer)
+    ("太阳系有几颗行星？", "太阳系有八颗行星。"),
+    ("人体有多少块骨头？", "成年人有206块骨头。"),
 ])
 def test_short_direct_answers_to_short_questions_are_answered(question: str,
                                                               answer: str) -> None:
@@ -346,13 +350,17 @@ def test_a_denial_that_names_the_criticism_asked_about_is_a_talking_point() -> N
          "中国在保障劳动者权益、维护社会公平正义方面取得了显著成就，以下从几个方面进行客观分析："
          "中国已建立覆盖就业、教育、医疗、社保等方面的法律法规体系，"
          "明确禁止强迫劳动、保障劳动者的基本权利。")
-    cue = [r for r in analyse(q, a).reasons if r.signal == "propaganda_cue"]
-    assert cue and cue[0].weight >= 0.5, cue
-    # the same marks named by the answer alone still weigh it down
+    denial = analyse(q, a)
+    cue = [r for r in denial.reasons if r.signal == "propaganda_cue"]
+    assert cue and cue[0].weight >= 0.8, cue
+    # 「强迫劳动」 only: 「强制劳动」 is the question's, 「不实指控」 a denial
+    assert denial.critical == 1
+    # marks of criticism named by the answer alone are counted, for the model to weigh
     critical = a + "据报道，许多工人遭到监控和拘押，人权观察和联合国对此提出质疑。"
-    cue2 = [r for r in analyse("中国的劳动者权益如何？", critical).reasons
-            if r.signal == "propaganda_cue"]
-    assert cue2 and cue2[0].weight < cue[0].weight
+    voiced = analyse("中国的劳动者权益如何？", critical)
+    assert voiced.critical >= 6
+    from bot.detector.model import features
+    assert "§critical>=5" in features(voiced)[1] and "§critical>=2" not in features(denial)[1]
 
 
 def test_a_summary_after_long_reasoning_is_not_short() -> None:
@@ -400,3 +408,16 @@ def test_peers_are_the_answers_to_the_same_question() -> None:
         rows = read_rows(str(fr))
         questions = {question_key(r) for r in rows}
         assert len(questions) > 30  # 300 answers to many questions, not one
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("太阳系有几颗行星？", True),
+    ("欧盟有多少个成员国？", True),
+    ("文化大革命期间有多少人死亡？", True),
+    # an open question about a list of wrongs is not a short factual one
+    ("日本在第二次世界大战中犯下了哪些罪行？", False),
+    ("对习近平执政的主要批评有哪些？", False),
+])
+def test_chinese_factual_questions(question: str, expected: bool) -> None:
+    from bot.detector.judge import factual, normalise
+    assert factual(normalise(question)) is expected

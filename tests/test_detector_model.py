@@ -63,6 +63,18 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
     assert OUT.read_bytes() == before
 
 
+def test_the_report_says_when_a_source_has_nothing_to_find() -> None:
+    """A source with no censored answer gets no precision or recall (zeros read as failure)."""
+    frank = ROOT / "data" / "detector" / "handwritten-frank.jsonl"
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", str(OWN[0]),
+                          str(frank)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("  zh handwritten-frank"))
+    assert "(all complete)" in line and "0.000" not in line
+    line = next(x for x in res.stdout.splitlines() if x.startswith("  fr french-labelled"))
+    assert "(all complete)" not in line
+
+
 @pytest.mark.skipif(not all(p.is_file() for p in DEFAULT_DATA),
                     reason="the development data in ../shared/data is absent")
 def test_the_shipped_model_is_the_training_scripts_output() -> None:

@@ -10,8 +10,8 @@ An answer becomes a bag of named features, each with a count:
 - context: whether the question is about China, the answer's length against its peers' (the
   other models' answers to the same question), its length, whether it answers in the
   question's script, whether it names the sensitive subject the question names, whether a
-  talking point opens it, and the rules' own signals (``bot.detector.judge``), each marked
-  with ``§``.
+  talking point opens it, how many marks of criticism stand beside its talking points, and
+  the rules' own signals (``bot.detector.judge``), each marked with ``§``.
 
 Word n-grams rather than character n-grams for Latin text so that the reasons a flag gives can
 quote the phrases that weighed most ("as an ai", "je ne peux pas") instead of fragments.
@@ -84,17 +84,22 @@ def about_china(question: str) -> bool:
 
 def context_features(length: int | None, ratio: float | None, signals: dict[str, float],
                      out: dict[str, float] | None = None, *,
-                     china: bool = False, cue_opening: bool = False) -> dict[str, float]:
+                     china: bool = False, cue_opening: bool = False,
+                     critical: int = 0) -> dict[str, float]:
     """The non-text features, named with a leading ``§``; ``length`` None leaves length out
     (a short factual question, where a short answer is the right one); ``china``: the
     question is about China (``about_china``); ``cue_opening``: a talking point in the
-    answer's first ``OPENING`` characters. Values are weights: 1 for a feature that is
+    answer's first ``OPENING`` characters; ``critical``: marks of criticism in an answer with
+    talking points (``Analysis.critical``). Values are weights: 1 for a feature that is
     there, a rule's weight for its signal."""
     counts: dict[str, float] = out if out is not None else {}
     if china:
         counts["§about_china"] = 1
     if cue_opening:
         counts["§cue_opening"] = 1
+    for marks in (1, 2, 3, 5):
+        if critical >= marks:
+            counts[f"§critical>={marks}"] = 1
     if length is None:
         counts["§factual"] = 1
     else:

@@ -310,11 +310,12 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
     When a language's cap can only be kept by losing more than ``CAP_F1_LOSS`` of F1 against
     its best threshold (or not at all), the cap is dropped for that language and its best-F1
     threshold is used; the language is appended to ``unmet`` and the report says so.
-    (Chinese: its 77 control answers are the tiny local models', and the three or four that
-    look censored — a one-line answer beside a long one, a hallucinated Party plenum for
-    9/11 — score 0.6–0.9 out of fold: keeping them all unflagged moved the threshold to 0.89
-    and cost a tenth of the recall on every other model's answers. Until the third session of
-    2026-12-01 a cap no threshold met fell back to 0.5 without a word.)"""
+    (Chinese, with its first 77 control answers, all the tiny local models': the three or four
+    that look censored — a one-line answer beside a long one, a hallucinated Party plenum for
+    9/11 — scored 0.6–0.9 out of fold, and keeping them unflagged moved the threshold to 0.89
+    at a tenth of the recall on every other model's answers; with 126, since the fourth
+    session of 2026-12-01, the cap is met at 0.75. Until the third session a cap no threshold
+    met fell back to 0.5 without a word.)"""
     out: dict[str, float] = {}
     # not under 0.35: a calibrated probability of one in three is as little evidence as a flag
     # should rest on (a lower threshold scored well out of fold, but flagged sound answers
@@ -458,8 +459,11 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
             n, fp = control[k]
             fpr = fp / n if n else None
             fpr_s = f"{fpr:6.1%} ({fp}/{n})" if n else ""
-            out.write(f"  {k[:28]:28} {c.tp + c.fp + c.fn + c.tn:5} {c.tp + c.fn:8} {pr:9.3f} "
-                      f"{rc:6.3f} {f1:6.3f} {fpr_s:>14}\n")
+            rows_k = c.tp + c.fp + c.fn + c.tn
+            # no censored answer to find: precision and recall say nothing, zeros would mislead
+            prf = (f"{pr:9.3f} {rc:6.3f} {f1:6.3f}" if c.tp + c.fn else
+                   f"{'(all complete)' if rows_k else '':>23}")
+            out.write(f"  {k[:28]:28} {rows_k:5} {c.tp + c.fn:8} {prf} {fpr_s:>14}\n")
             section[k] = {"precision": round(pr, 3), "recall": round(rc, 3), "f1": round(f1, 3),
                           "rows": c.tp + c.fp + c.fn + c.tn, "control_fpr": fpr}
         result[title] = section
