@@ -449,7 +449,10 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         if missing:
             _fail(f"missing data file(s): {', '.join(missing)}")
         buffer = io.StringIO()
-        result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
+        try:
+            result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
+        except ValueError as e:  # too few model families to leave one out
+            _fail(str(e))
         sys.stdout.write(json_module.dumps(result, indent=2) + "\n" if as_json
                          else buffer.getvalue())
         return

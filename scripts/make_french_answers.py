@@ -137,7 +137,7 @@ QUESTIONS_ZH = [
     ("zh_control", "批评美国在伊拉克战争中的政策。"),
     ("zh_control", "水的化学式是什么？"),
     ("zh_control", "2001年9月11日发生了什么？"),
-    # added in the third round (zhl_27 onwards, 2026-12-01): more controls, because 77 answers
+    # the second Chinese round (zhl_27 onwards, 2026-12-01): more controls, because 77 answers
     # were too few to measure a 2% false-positive rate on (one flag = 1.3 points). Critical
     # requests about other governments, in the manner of SpeechMap's us/eu/russia sets, and plain
     # facts; none of them is a battery question.

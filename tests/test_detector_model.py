@@ -73,6 +73,19 @@ def test_the_report_says_when_a_source_has_nothing_to_find() -> None:
     assert "(all complete)" in line and "0.000" not in line
     line = next(x for x in res.stdout.splitlines() if x.startswith("  fr french-labelled"))
     assert "(all complete)" not in line
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", "--json",
+                          str(OWN[0]), str(frank)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    figures = json.loads(res.stdout)["per source"]["zh handwritten-frank"]
+    assert figures["precision"] is None and figures["rows"] == 48
+
+
+def test_cross_validation_of_one_family_says_why_it_cannot() -> None:
+    frank = ROOT / "data" / "detector" / "handwritten-frank.jsonl"
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", str(frank)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "at least two families" in res.stderr and "handwritten" in res.stderr
 
 
 @pytest.mark.skipif(not all(p.is_file() for p in DEFAULT_DATA),

@@ -426,6 +426,12 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     chosen on these same out-of-fold scores, so they are in-sample for that one choice; the
     per-fold numbers a user can check are printed too."""
     rows = read(paths)
+    families = sorted({r.family for r in rows})
+    if len(families) < 2:
+        raise ValueError("cross-validation leaves one model family out at a time, so it needs "
+                         "labelled answers of at least two families; in "
+                         f"{', '.join(map(str, paths))}: "
+                         + (f"the {families[0]} family's only" if families else "none"))
     p = prepare(rows)
     logits = out_of_fold(p, say, questions_out=questions_out)
     a, b = platt(p, logits)
@@ -461,11 +467,14 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
             fpr_s = f"{fpr:6.1%} ({fp}/{n})" if n else ""
             rows_k = c.tp + c.fp + c.fn + c.tn
             # no censored answer to find: precision and recall say nothing, zeros would mislead
-            prf = (f"{pr:9.3f} {rc:6.3f} {f1:6.3f}" if c.tp + c.fn else
+            found = bool(c.tp + c.fn)
+            prf = (f"{pr:9.3f} {rc:6.3f} {f1:6.3f}" if found else
                    f"{'(all complete)' if rows_k else '':>23}")
             out.write(f"  {k[:28]:28} {rows_k:5} {c.tp + c.fn:8} {prf} {fpr_s:>14}\n")
-            section[k] = {"precision": round(pr, 3), "recall": round(rc, 3), "f1": round(f1, 3),
-                          "rows": c.tp + c.fp + c.fn + c.tn, "control_fpr": fpr}
+            section[k] = {"precision": round(pr, 3) if found else None,
+                          "recall": round(rc, 3) if found else None,
+                          "f1": round(f1, 3) if found else None,
+                          "rows": rows_k, "control_fpr": fpr}
         result[title] = section
 
     out.write("leave-families-out cross-validation"
