@@ -451,7 +451,7 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         buffer = io.StringIO()
         try:
             result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
-        except ValueError as e:  # too few model families to leave one out
+        except ValueError as e:  # too few model families to leave one out, or a malformed line
             _fail(str(e))
         sys.stdout.write(json_module.dumps(result, indent=2) + "\n" if as_json
                          else buffer.getvalue())

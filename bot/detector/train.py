@@ -128,8 +128,21 @@ def split_thinking(answer: str) -> tuple[str, str | None]:
 def read(paths: Iterable[Path]) -> list[Row]:
     rows: list[Row] = []
     for path in paths:
+        data = []
         with open(path, encoding="utf-8") as fh:
-            data = [json.loads(line) for line in fh if line.strip()]
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
+                missing = [k for k in ("question", "answer") if not isinstance(d, dict)
+                           or not isinstance(d.get(k), str)]
+                if missing:
+                    raise ValueError(f"{path}, line {n}: no {' or '.join(missing)} text "
+                                     "(the format: data/detector/README.md)")
+                data.append(d)
         by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in data:
             by_question[question_key(d)].append(d)
