@@ -442,7 +442,7 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         import json as json_module
         from pathlib import Path
 
-        from bot.detector.train import DEFAULT_DATA, cv_report
+        from bot.detector.train import DEFAULT_DATA, DataError, cv_report
 
         paths = tuple(Path(f) for f in files) or DEFAULT_DATA
         missing = [str(p) for p in paths if not p.exists()]
@@ -451,7 +451,7 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
         buffer = io.StringIO()
         try:
             result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
-        except ValueError as e:  # too few model families to leave one out, or a malformed line
+        except DataError as e:  # a malformed line, or too few model families to leave one out
             _fail(str(e))
         sys.stdout.write(json_module.dumps(result, indent=2) + "\n" if as_json
                          else buffer.getvalue())

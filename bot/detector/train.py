@@ -116,6 +116,10 @@ class Row:
         return question_key(self.data)
 
 
+class DataError(ValueError):
+    """Data the user gave that cannot be read or cross-validated; the message names the fix."""
+
+
 def split_thinking(answer: str) -> tuple[str, str | None]:
     """A ``<think>…</think>`` block at the start goes to ``thinking``, as the pipeline does."""
     s = answer.lstrip()
@@ -136,11 +140,11 @@ def read(paths: Iterable[Path]) -> list[Row]:
                 try:
                     d = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
+                    raise DataError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
                 missing = [k for k in ("question", "answer") if not isinstance(d, dict)
                            or not isinstance(d.get(k), str)]
                 if missing:
-                    raise ValueError(f"{path}, line {n}: no {' or '.join(missing)} text "
+                    raise DataError(f"{path}, line {n}: no {' or '.join(missing)} text "
                                      "(the format: data/detector/README.md)")
                 data.append(d)
         by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -441,7 +445,7 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     rows = read(paths)
     families = sorted({r.family for r in rows})
     if len(families) < 2:
-        raise ValueError("cross-validation leaves one model family out at a time, so it needs "
+        raise DataError("cross-validation leaves one model family out at a time, so it needs "
                          "labelled answers of at least two families; in "
                          f"{', '.join(map(str, paths))}: "
                          + (f"the {families[0]} family's only" if families else "none"))
