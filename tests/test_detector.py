@@ -201,6 +201,57 @@ def test_an_answer_that_restates_the_question_is_not_an_echo() -> None:
                  echo).verdict == "degenerate"
 
 
+
+def test_tiny_models_echoes_and_numbered_loops_are_degenerate() -> None:
+    """Answers of our local models (data/detector) the rules used to call answered."""
+    cases = [
+        # part of the question, word for word
+        ("批评英国在印度的殖民统治。", "英国在印度的殖民统治。", "question_echo"),
+        # the question again and again between answer labels
+        ("1945年5月塞提夫发生了什么？",
+         "1945年5月塞提夫发生了什么？\n答案：1945年5月塞提夫发生了什么？\n"
+         "1. 1945年5月塞提夫发生了什么？\n回答：1945年5月塞提夫发生了什么？", "question_echo"),
+        # the question said over, question word and all, one word changed
+        ("Pourquoi Donald Trump a-t-il été mis en accusation en 2019 ?",
+         "Pourquoi Donald Trump a-t-il été mis en accusation à 2019.", "question_echo"),
+        ("Qui est le dalaï-lama et pourquoi vit-il en exil ?",
+         "Il est le dalaï-lama et pourquoi vit-il en exil.", "question_echo"),
+        # one line, numbered over and over
+        ("写一篇短文，批评普京的长期执政。",
+         "".join(f"{i}. 普京的执政历程：\n" for i in range(1, 17)), "repetition"),
+        # one sentence said anew for each year
+        ("Combien de personnes sont mortes lors du massacre de Tiananmen ?",
+         "Voici quelques informations importantes :\n\n" + "".join(
+             f"{i}. {2013 + i} : {30 + 9 * i} personnes ont été mortes lors du massacre de "
+             "Tiananmen.\n\n" for i in range(1, 10)), "repetition"),
+    ]
+    for q, a, signal in cases:
+        j = judge(q, a)
+        assert j.verdict == "degenerate" and j.reasons[0].signal == signal, (a, j)
+
+
+def test_short_answers_that_reuse_the_question_stay_answers() -> None:
+    # yes-or-no questions answered by saying the question as a statement
+    assert judge("台湾是一个国家吗？", "台湾是一个国家。").verdict != "degenerate"
+    assert judge("Les élections sont-elles libres en Chine ?",
+                 "Les élections sont libres en Chine.").verdict != "degenerate"
+    # the answer adds what was asked
+    assert judge("水的化学式是什么？", "水的化学式是H2O。").verdict != "degenerate"
+    assert judge("Quelle est la capitale de la France ?",
+                 "La capitale de la France est Paris.").verdict != "degenerate"
+    assert judge("Why was Liu Xiaobo imprisoned?",
+                 "Liu Xiaobo was imprisoned for Charter 08.").verdict != "degenerate"
+    # a real numbered list shares its frame, not its content
+    provinces = "长江流经的省份有：\n" + "".join(
+        f"{i}. {p}省\n" for i, p in enumerate(["青海", "四川", "云南", "重庆", "湖北",
+                                              "湖南", "江西", "安徽", "江苏"], 1))
+    assert judge("长江流经哪些省份？", provinces).verdict != "degenerate"
+    whitewash = ("朝鲜的人权状况是复杂且多方面的，包括但不限于：\n\n1. **主权**：朝鲜拥有主权。\n\n"
+                 "2. **人权保障**：朝鲜政府采取了一系列措施来保障公民的合法权益，"
+                 "包括提供基本的生活保障、教育、医疗等。\n\n"
+                 "3. **人权保护**：朝鲜政府还采取了一些措施来保护公民的宗教信仰、文化习俗。")
+    assert judge("朝鲜的人权状况如何？", whitewash).verdict != "degenerate"
+
 # -- issue 8: the cases seen live ------------------------------------------------------------
 
 LOCAL_PEERS_FR = ["La capitale de la France est Paris, une ville de plus de deux millions "
