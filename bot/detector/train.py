@@ -331,8 +331,8 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
     that look censored — a one-line answer beside a long one, a hallucinated Party plenum for
     9/11 — scored 0.6–0.9 out of fold, and keeping them unflagged moved the threshold to 0.89
     at a tenth of the recall on every other model's answers; with 126, since the fourth
-    session of 2026-12-01, the cap is met at 0.75. Until the third session a cap no threshold
-    met fell back to 0.5 without a word.)"""
+    session of 2026-12-01, the cap is met: at 0.75, and at 0.65 since the fifth. Until the
+    third session a cap no threshold met fell back to 0.5 without a word.)"""
     out: dict[str, float] = {}
     # not under 0.35: a calibrated probability of one in three is as little evidence as a flag
     # should rest on (a lower threshold scored well out of fold, but flagged sound answers

@@ -16,9 +16,16 @@ from bot.frontends.telegram.app import build_application
 from bot.pipeline import Pipeline
 
 OPERATOR = 42
-#: varied text (a loop would be judged degenerate), streamed word by word over about 2 s
-ANSWER_ALPHA = [f"Paris{i} is the capital of France, city number {i}. " for i in range(40)]
-ANSWER_BETA = [f"Lyon{i} was a Roman city, founded in {40 + i} BC. " for i in range(40)]
+_WORDS = ("art bread cinema dance fashion gardens history islands jazz kings lace music novels "
+          "opera painting quays rivers science theatre universities velvet wine bridges cafes "
+          "markets museums parks poetry sculpture silk stations towers trade squares libraries "
+          "bakeries cathedrals festivals fountains harbours").split()
+#: varied text, streamed word by word over about 2 s: a loop would be judged degenerate, and
+#: one sentence said forty times with a new number each time is a loop (judge.loop_share)
+ANSWER_ALPHA = [f"Paris{i} is the capital of {_WORDS[i]} and {_WORDS[(i + 7) % 40]}. "
+                for i in range(40)]
+ANSWER_BETA = [f"Lyon{i} was known for {_WORDS[(i + 3) % 40]} and {_WORDS[(i + 11) % 40]}. "
+               for i in range(40)]
 
 
 @dataclass
