@@ -3,7 +3,7 @@ questions to one model, through
 
 - ``local``: Parallax's local backend (one llama.cpp worker process, both cores);
 - ``server``: the same model behind llama-cpp-python's OpenAI-compatible server
-  (``python -m llama_cpp.server``, both cores), reached through the remote backend;
+  (``python -m bot.serve``, both cores), reached through the remote backend;
 - ``fleet``: two such servers (one core each) as two endpoints of one model: the remote
   backend sends each answer to the least busy one.
 

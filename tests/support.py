@@ -49,12 +49,13 @@ def free_port() -> int:
 def llama_server(model: Path, alias: str, *, api_key: str | None = None, threads: int = 1,
                  n_ctx: int = 512,
                  interrupt: bool = False) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``python -m llama_cpp.server`` serving ``model`` as ``alias``; yields (process, base
+    """llama-cpp-python's server (``python -m bot.serve``: its model parameters are the local
+    workers', which an AMX CPU needs) serving ``model`` as ``alias``; yields (process, base
     URL ending in /v1) once it answers, and stops it after. ``interrupt``: the server's own
     default, a new request cutting the answer being streamed (as compose.yaml does not)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        [sys.executable, "-m", "bot.serve", "--model", str(model),
          "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
          "--verbose", "false", "--interrupt_requests", "true" if interrupt else "false",

@@ -29,7 +29,7 @@ def test_compose_runs_the_bot_beside_an_inference_server() -> None:
     compose = yaml.safe_load((PROJECT_ROOT / "compose.yaml").read_text())
     services = compose["services"]
     assert set(services) == {"llm", "bot"}
-    assert "llama_cpp.server" in services["llm"]["command"]
+    assert services["llm"]["command"][:3] == ["python", "-m", "bot.serve"]
     manifest = services["bot"]["environment"]["PARALLAX_MANIFEST"]
     mounted = next(v.split(":")[0] for v in services["bot"]["volumes"] if manifest in v)
     catalog = load_catalog(PROJECT_ROOT / mounted)

@@ -300,13 +300,23 @@ async def test_an_answer_cut_off_by_the_server_is_not_taken_for_a_whole_one(
                 streaming.set()
             return text
 
+        # every wait is bounded: a server that dies (the stock llama_cpp.server on an AMX CPU,
+        # before bot.serve) fails the test with its error instead of hanging it for an hour
+        first = asyncio.create_task(answer("Write an essay about Paris."))
         try:
-            first = asyncio.create_task(answer("Write an essay about Paris."))
-            await streaming.wait()
-            second = await answer("And about Lyon?")
+            started = asyncio.create_task(streaming.wait())
+            await asyncio.wait({first, started}, timeout=120,
+                               return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if not streaming.is_set():
+                await asyncio.wait_for(first, 1)  # raises its error, or times out
+                pytest.fail("the first answer ended before it streamed")
+            second = await asyncio.wait_for(answer("And about Lyon?"), 120)
             with pytest.raises(BackendError, match="without a finish reason"):
-                await first
+                await asyncio.wait_for(first, 120)
         finally:
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
             await backend.close()
         assert second
 

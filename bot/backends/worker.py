@@ -62,6 +62,25 @@ def model_params_override(params: Any) -> Any:
     return params
 
 
+def apply_model_params_override() -> None:
+    """Make every ``llama_cpp.Llama`` this process builds use ``model_params_override``.
+
+    Llama() builds its model parameters from ``llama_model_default_params`` and offers no
+    argument for use_extra_bufts; a worker (or ``bot.serve``) process holds one model, so the
+    change stays in it. Idempotent."""
+    import llama_cpp.llama as llama_module
+
+    # the ctypes module Llama() calls (llama_cpp has no type information: Any for mypy)
+    low: Any = getattr(llama_module, "llama_cpp")  # noqa: B009
+    default_params = getattr(low, "_parallax_default_params", low.llama_model_default_params)
+
+    def params() -> Any:
+        return model_params_override(default_params())
+
+    low._parallax_default_params = default_params
+    low.llama_model_default_params = params
+
+
 class Worker:
     def __init__(self, config: dict[str, Any], out: BinaryIO) -> None:
         self.config = config
@@ -259,17 +278,8 @@ def open_llama(cfg: dict[str, Any], verbose: bool = True) -> Any:
 
     ``cfg``: path, n_ctx, threads, seed, and kv_cache ("f16" or "q8_0", default "f16")."""
     import llama_cpp
-    import llama_cpp.llama as llama_module
 
-    default_params = llama_cpp.llama_model_default_params
-
-    def params() -> Any:
-        return model_params_override(default_params())
-
-    # Llama() builds its model parameters from this function and offers no argument for
-    # use_extra_bufts; a worker process holds one model, so the change stays in it
-    # (llama_cpp has no type information; mypy sees its module as one without this name)
-    llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+    apply_model_params_override()
     kv_type = {"f16": llama_cpp.GGML_TYPE_F16,
                "q8_0": llama_cpp.GGML_TYPE_Q8_0}[cfg.get("kv_cache", "f16")]
     threads = int(cfg["threads"])
