@@ -6,10 +6,12 @@ buffer types send matrix multiplies through its AMX kernels, which crash on any 
 than one token (ggml-org/llama.cpp#20824). Parallax's local workers turn them off
 (``bot.backends.worker.USE_EXTRA_BUFTS``); ``llama_cpp.server`` has no option for it, so on
 such a machine every request to it ended the server (a general protection fault in
-libggml-cpu: SmolLM2 and Qwen2.5-Coder served this way, measured 2026-12-02), and with it the
-remote model of compose.yaml. This launcher applies the workers' override, then runs the
-stock server unchanged. Needs the ``server`` extra (``pip install 'parallax[server]'``).
-"""
+libggml-cpu: SmolLM2 and Qwen2.5-Coder served this way from a pip install, which compiles
+llama.cpp for its machine, measured 2026-12-02; the Docker image is compiled without native
+CPU features and has no AMX kernels). This launcher applies the workers' override, then runs
+the stock server unchanged: compose.yaml's ``llm`` service, the tests and the benchmarks start
+it, so a served model is loaded as a local one is. Needs the ``server`` extra
+(``pip install 'parallax[server]'``)."""
 
 from __future__ import annotations
 
