@@ -243,12 +243,18 @@ def word_salad(text: str, size: int = 40, step: int = 20) -> tuple[float, str]:
     return (bad / n if bad >= min(2, n) else 0.0), first
 
 
+def _units(text: str) -> list[str]:
+    """Words, and each Chinese character as one."""
+    units: list[str] = []
+    for w in _WORDS.findall(text):
+        units.extend(w) if _CJK.match(w) else units.append(w)
+    return units
+
+
 def repetition(text: str) -> float:
     """Share of repeated n-grams: 0 for varied text, near 1 for a loop."""
     sample = text[:LOOP]
-    units: list[str] = []
-    for w in _WORDS.findall(sample):
-        units.extend(w) if _CJK.match(w) else units.append(w)  # one unit per Chinese char
+    units = _units(sample)
     n = 6 if len(_CJK.findall(sample)) > len(units) / 2 else 4
     if len(units) < n * 8:
         return 0.0
@@ -293,14 +299,6 @@ _QUESTION_WORD = re.compile(r"\b(pourquoi|comment|quel(le)?s?|qui|quand|où|comb
                             r"who|when|where|which)\b|为什么|什么|如何|怎么|怎样|哪|谁|多少|几")
 _ECHO_STOP = _EN_WORDS | _FR_WORDS | frozenset("的是了在和有也就都")
 _NOT_WORD = re.compile(r"[\W_]+")
-
-
-def _units(text: str) -> list[str]:
-    """Words, and each Chinese character as one."""
-    units: list[str] = []
-    for w in _WORDS.findall(text):
-        units.extend(w) if _CJK.match(w) else units.append(w)
-    return units
 
 
 def _echoes(question: str, answer: str) -> bool:
