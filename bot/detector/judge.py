@@ -180,7 +180,8 @@ _MIXED = re.compile(rf"[A-Za-z\u4e00-\u9fff][{_OTHER_CLASS}]|[{_OTHER_CLASS}][A-
 #: cheap scan tells prose from what needs counting (a regular expression of alternatives
 #: costs five times as much per character)
 _ODD_HINT = re.compile(r"[a-z][A-Z_\d]|<\|")
-_SALAD_STOP = _EN_WORDS | _FR_WORDS
+#: English and French function words (the word-salad and echo checks)
+_FUNCTION_WORDS = _EN_WORDS | _FR_WORDS
 _TOKEN = re.compile(r"\S+")
 _CORE = re.compile(r"[A-Za-zÀ-ÿ']+")
 
@@ -221,7 +222,7 @@ def word_salad(text: str, size: int = 40, step: int = 20) -> tuple[float, str]:
         odd.append(odd[-1] + is_odd)
         core = _CORE.findall(t.lower()) if t.isascii() else []
         words.append(words[-1] + len(core))
-        stops.append(stops[-1] + sum(w in _SALAD_STOP for w in core))
+        stops.append(stops[-1] + sum(w in _FUNCTION_WORDS for w in core))
     starts = range(0, max(len(tokens) - size, 0) + 1, step)
     bad, first = 0, ""
     for i in starts:
@@ -297,7 +298,7 @@ _LIST_MARK = re.compile(r"(答案|回答|问题|answer|question|réponse)\s*[:�
 #: asks instead of answering ("Pourquoi Donald Trump a-t-il été mis en accusation à 2019.")
 _QUESTION_WORD = re.compile(r"\b(pourquoi|comment|quel(le)?s?|qui|quand|où|combien|why|what|how|"
                             r"who|when|where|which)\b|为什么|什么|如何|怎么|怎样|哪|谁|多少|几")
-_ECHO_STOP = _EN_WORDS | _FR_WORDS | frozenset("的是了在和有也就都")
+_ECHO_STOP = _FUNCTION_WORDS | frozenset("的是了在和有也就都")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
