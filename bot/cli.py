@@ -426,9 +426,14 @@ def judge(file: Any) -> None:
                    "pip install -e '.[train]'). Without FILES: the training data.")
 @click.option("--questions-out", is_flag=True,
               help="With --cv: hold out the tested questions from training too.")
+@click.option("--leave-out", type=click.Choice(["family", "model"]), default="family",
+              show_default=True,
+              help="With --cv: what each fold leaves out; 'model' keeps the model's siblings "
+                   "(Qwen3-14B is tested by a model that saw Qwen2.5): the estimate for a new "
+                   "release of a family already seen.")
 @click.option("--json", "as_json", is_flag=True, help="With --cv: print the figures as JSON.")
 def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions_out: bool,
-                  as_json: bool) -> None:
+                  leave_out: str, as_json: bool) -> None:
     """Measure the detector on labelled JSONL files (SpeechMap format).
 
     Without --cv the shipped detector judges every row: on its training rows these figures
@@ -450,7 +455,8 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
             _fail(f"missing data file(s): {', '.join(missing)}")
         buffer = io.StringIO()
         try:
-            result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr)
+            result = cv_report(paths, buffer, questions_out=questions_out, say=sys.stderr,
+                               leave_out=leave_out)
         except DataError as e:  # a malformed line, or too few model families to leave one out
             _fail(str(e))
         sys.stdout.write(json_module.dumps(result, indent=2) + "\n" if as_json

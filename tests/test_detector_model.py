@@ -63,6 +63,26 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
     assert OUT.read_bytes() == before
 
 
+def test_cross_validation_can_leave_out_one_model_at_a_time() -> None:
+    """`--leave-out model`: one fold per model (our handwritten answers one of them), so a
+    model is judged by a model that saw its siblings; the report says which it was."""
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", "--leave-out",
+                          "model", "--json", *map(str, OWN)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["left_out"] == "model"
+    folds = {line.split(":")[0].removeprefix("  fold ") for line in res.stderr.splitlines()
+             if line.startswith("  fold ")}
+    assert folds == {"smollm2-135m", "qwen2.5-coder-0.5b", "gemma3-270m", "handwritten"}
+    assert {"google", "huggingface", "qwen", "handwritten"} <= set(out["per family"])
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", "--leave-out",
+                          "model", str(ROOT / "data" / "detector" / "handwritten-frank.jsonl")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "at least two models" in res.stderr
+
+
 def test_the_report_says_when_a_source_has_nothing_to_find() -> None:
     """A source with no censored answer gets no precision or recall (zeros read as failure)."""
     frank = ROOT / "data" / "detector" / "handwritten-frank.jsonl"

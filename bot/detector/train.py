@@ -110,6 +110,16 @@ class Row:
         return family(str(self.data.get("model") or ""))
 
     @property
+    def model(self) -> str:
+        """The model that wrote the answer; our handwritten answers count as one."""
+        model = str(self.data.get("model") or "")
+        return "handwritten" if family(model) == "handwritten" else model
+
+    def group(self, leave_out: str) -> str:
+        """What a cross-validation fold leaves out: "family" or "model"."""
+        return self.model if leave_out == "model" else self.family
+
+    @property
     def question_id(self) -> str:
         if self.data.get("source_id"):  # a translation: the question it was translated from
             return question_key({"id": self.data["source_id"], "model": self.data.get("model")})
@@ -265,11 +275,12 @@ def _trainable(p: Prepared, i: int) -> bool:
 
 
 def out_of_fold(p: Prepared, say: TextIO | None = None,
-                questions_out: bool = False) -> dict[int, float]:
-    """Each open answer's logit from a model trained without its family (and, with
+                questions_out: bool = False, leave_out: str = "family") -> dict[int, float]:
+    """Each open answer's logit from a model trained without its family (``leave_out``
+    "model": without the model that wrote it, its siblings kept) and, with
     ``questions_out``, without its question either: half the questions train, the other half
-    test, then the other way round)."""
-    families = sorted({r.family for r in p.rows})
+    test, then the other way round."""
+    families = sorted({r.group(leave_out) for r in p.rows})
     logits: dict[int, float] = {}
     halves = (0, 1) if questions_out else (None,)
     for fam in families:
@@ -280,8 +291,10 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
                 digest = hashlib.sha256(p.rows[i].question_id.encode()).digest()[0]
                 return digest % 2 == h
             test = [i for i, r in enumerate(p.rows)
-                    if r.family == fam and p.analyses[i].settled is None and in_half(i)]
-            train = [i for i, r in enumerate(p.rows) if r.family != fam and _trainable(p, i)
+                    if r.group(leave_out) == fam and p.analyses[i].settled is None
+                    and in_half(i)]
+            train = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fam
+                     and _trainable(p, i)
                      and (half is None or not in_half(i))]
             if not test or not train:
                 continue
@@ -437,26 +450,31 @@ if __name__ == "__main__":
 # -- the cross-validation report ------------------------------------------------------------------
 
 def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False,
-              say: TextIO | None = None) -> dict[str, Any]:
+              say: TextIO | None = None, leave_out: str = "family") -> dict[str, Any]:
     """Leave-families-out figures: every answer judged by rules plus a model that never saw
-    its family (nor, with ``questions_out``, its question). Thresholds and Platt scaling are
+    its family (``leave_out`` "model": the model that wrote it; a new release of a family
+    already seen) nor, with ``questions_out``, its question. Thresholds and Platt scaling are
     chosen on these same out-of-fold scores, so they are in-sample for that one choice; the
     per-fold numbers a user can check are printed too."""
+    if leave_out not in ("family", "model"):
+        raise ValueError(f"leave_out is 'family' or 'model', not {leave_out!r}")
     rows = read(paths)
-    families = sorted({r.family for r in rows})
-    if len(families) < 2:
-        raise DataError("cross-validation leaves one model family out at a time, so it needs "
-                         "labelled answers of at least two families; in "
+    groups = sorted({r.group(leave_out) for r in rows})
+    if len(groups) < 2:
+        plural = "families" if leave_out == "family" else "models"
+        raise DataError(f"cross-validation leaves one model {leave_out} out at a time, so it "
+                         f"needs labelled answers of at least two {plural}; in "
                          f"{', '.join(map(str, paths))}: "
-                         + (f"the {families[0]} family's only" if families else "none"))
+                         + (f"the {groups[0]} {leave_out}'s only" if groups else "none"))
     p = prepare(rows)
-    logits = out_of_fold(p, say, questions_out=questions_out)
+    logits = out_of_fold(p, say, questions_out=questions_out, leave_out=leave_out)
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     unmet: list[str] = []
     thresholds = choose_thresholds(p, probs, unmet)
     flagged = verdicts(p, probs, thresholds)
-    result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b], "cap_unmet": unmet}
+    result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b], "cap_unmet": unmet,
+                              "left_out": leave_out}
 
     def table(title: str, key: Any) -> None:
         groups: dict[str, _Counts] = defaultdict(_Counts)
@@ -494,9 +512,10 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
                           "rows": rows_k, "control_fpr": fpr}
         result[title] = section
 
-    out.write("leave-families-out cross-validation"
-              + (" (questions held out too)" if questions_out else "") +
-              ": each answer judged by the rules and a model trained without its family\n"
+    out.write(("leave-families-out" if leave_out == "family" else "leave-models-out")
+              + " cross-validation" + (" (questions held out too)" if questions_out else "")
+              + ": each answer judged by the rules and a model trained without its "
+              + ("family" if leave_out == "family" else "model (its siblings kept)") + "\n"
               f"thresholds {json.dumps({k or 'other': round(v, 2) for k, v in thresholds.items()})}"
               + "".join(f"\n{lang}: no threshold keeps the control FPR within "
                         f"{MAX_CONTROL_FPR.get(lang if lang != 'other' else '', 0):.1%} without "
