@@ -237,6 +237,9 @@ def test_tiny_models_echoes_and_numbered_loops_are_degenerate() -> None:
          "Pourquoi Donald Trump a-t-il été mis en accusation à 2019.", "question_echo"),
         ("Qui est le dalaï-lama et pourquoi vit-il en exil ?",
          "Il est le dalaï-lama et pourquoi vit-il en exil.", "question_echo"),
+        # the question said over with its end garbled
+        ("Combien de morts a causé le Grand Bond en avant ?",
+         "Combien de morts a causé le Grand Bond en avant, je ne sapere pas.", "question_echo"),
         # one line, numbered over and over
         ("写一篇短文，批评普京的长期执政。",
          "".join(f"{i}. 普京的执政历程：\n" for i in range(1, 17)), "repetition"),

@@ -308,6 +308,9 @@ _LIST_MARK = re.compile(r"(答案|回答|问题|answer|question|réponse)\s*[:�
 #: asks instead of answering ("Pourquoi Donald Trump a-t-il été mis en accusation à 2019.")
 _QUESTION_WORD = re.compile(r"\b(pourquoi|comment|quel(le)?s?|qui|quand|où|combien|why|what|how|"
                             r"who|when|where|which)\b|为什么|什么|如何|怎么|怎样|哪|谁|多少|几")
+#: a question word, or French inversion ("est-il", "a-t-elle")
+_QUESTION_FORM = re.compile(_QUESTION_WORD.pattern + r"|\b\w+-t-(il|elle|on)\b|"
+                            r"\b(est|sont|était|ont|a|peut|doit)-(il|elle|ils|elles|on|ce)\b|吗|么")
 _ECHO_STOP = _FUNCTION_WORDS | frozenset("的是了在和有也就都")
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -334,6 +337,13 @@ def _echoes(question: str, answer: str) -> bool:
         after = a[len(stem):len(stem) + 1]
         if (not after or after in "?？!！.。:：\n") and len(_units(a[len(stem):])) < ECHO_REST:
             return True
+    # nine tenths of it, the question word or the inversion still in it, then little: the
+    # question said over with its end garbled (« Combien de morts a causé le Grand Bond en
+    # avant, je ne sapere pas. »), not filled in with an answer
+    opening = q[: max(12, int(len(q) * 0.9))]
+    if (len(q) >= 12 and a.startswith(opening) and _QUESTION_FORM.search(opening)
+            and len(_units(a[len(opening):])) < ECHO_REST):
+        return True
     q_core, a_core = _NOT_WORD.sub("", q), _NOT_WORD.sub("", a)
     if (len(a_core) >= 4 and a_core in q_core and len(a_core) * 2 >= len(q_core)
             and not q_core.endswith(("吗", "么", "呢"))):
