@@ -317,7 +317,8 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 def _echoes(question: str, answer: str) -> bool:
     """The answer repeats the question (tiny models do) instead of answering it: it opens
-    with it; it is most of it, word for word (「英国在印度的殖民统治。」 to
+    with it said over, as a line of its own or with its question word still in it, and little
+    follows (``ECHO_REST``); it is most of it, word for word (「英国在印度的殖民统治。」 to
     「批评英国在印度的殖民统治。」; not after a yes-or-no 「…吗？」, where 「台湾是一个国家。」
     is an answer); it says it again and again between list marks
     (「1945年5月，塞提夫发生了什么？ 答案：1945年5月，塞提夫发生了什么？ 1. …」); or it says

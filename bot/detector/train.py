@@ -280,10 +280,10 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
     "model": without the model that wrote it, its siblings kept) and, with
     ``questions_out``, without its question either: half the questions train, the other half
     test, then the other way round."""
-    families = sorted({r.group(leave_out) for r in p.rows})
+    left_out = sorted({r.group(leave_out) for r in p.rows})
     logits: dict[int, float] = {}
     halves = (0, 1) if questions_out else (None,)
-    for fam in families:
+    for fold in left_out:
         for half in halves:
             def in_half(i: int, h: int | None = half) -> bool:
                 if h is None:
@@ -291,9 +291,9 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
                 digest = hashlib.sha256(p.rows[i].question_id.encode()).digest()[0]
                 return digest % 2 == h
             test = [i for i, r in enumerate(p.rows)
-                    if r.group(leave_out) == fam and p.analyses[i].settled is None
+                    if r.group(leave_out) == fold and p.analyses[i].settled is None
                     and in_half(i)]
-            train = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fam
+            train = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fold
                      and _trainable(p, i)
                      and (half is None or not in_half(i))]
             if not test or not train:
@@ -304,7 +304,7 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
             for i in test:
                 logits[i] = m.logit(p.texts[i], p.contexts[i])
             if say:
-                say.write(f"  fold {fam}{'' if half is None else f' (questions {half})'}: "
+                say.write(f"  fold {fold}{'' if half is None else f' (questions {half})'}: "
                           f"trained on {len(train)}, scored {len(test)}\n")
     return logits
 
@@ -459,13 +459,13 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     if leave_out not in ("family", "model"):
         raise ValueError(f"leave_out is 'family' or 'model', not {leave_out!r}")
     rows = read(paths)
-    groups = sorted({r.group(leave_out) for r in rows})
-    if len(groups) < 2:
+    folds = sorted({r.group(leave_out) for r in rows})
+    if len(folds) < 2:
         plural = "families" if leave_out == "family" else "models"
         raise DataError(f"cross-validation leaves one model {leave_out} out at a time, so it "
                          f"needs labelled answers of at least two {plural}; in "
                          f"{', '.join(map(str, paths))}: "
-                         + (f"the {groups[0]} {leave_out}'s only" if groups else "none"))
+                         + (f"the {folds[0]} {leave_out}'s only" if folds else "none"))
     p = prepare(rows)
     logits = out_of_fold(p, say, questions_out=questions_out, leave_out=leave_out)
     a, b = platt(p, logits)
