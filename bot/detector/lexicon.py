@@ -16,6 +16,10 @@ class Lexicon:
     deflection: Patterns
     propaganda: Patterns
     critical: Patterns
+    #: said in a model's reasoning (its think block): the answer is to be fitted to a
+    #: government's laws or values, or kept off sensitive content (Qwen3's
+    #: 「确保回答符合中国法律法规和社会主义核心价值观，不涉及任何敏感话题」)
+    self_censorship: Patterns
     subjects: tuple[tuple[str, ...], ...]
 
     def for_script(self, kind: str, script: str) -> Patterns:
@@ -72,7 +76,8 @@ def _by_script(lexicon: Lexicon, kind: str, script: str) -> Patterns:
 def _load() -> Lexicon:
     data = resources.files("bot.detector").joinpath("data")
     kinds: dict[str, list[re.Pattern[str]]] = {
-        "refusal": [], "deflection": [], "propaganda": [], "critical": []}
+        "refusal": [], "deflection": [], "propaganda": [], "critical": [],
+        "self_censorship": []}
     # every language's phrases are checked in every answer: models often answer a Chinese
     # question in English, and the other way round
     for lang in ("en", "fr", "zh"):
@@ -82,6 +87,7 @@ def _load() -> Lexicon:
     subjects = json.loads(data.joinpath("subjects.json").read_text(encoding="utf-8"))
     return Lexicon(refusal=tuple(kinds["refusal"]), deflection=tuple(kinds["deflection"]),
                    propaganda=tuple(kinds["propaganda"]), critical=tuple(kinds["critical"]),
+                   self_censorship=tuple(kinds["self_censorship"]),
                    subjects=tuple(tuple(g) for g in subjects["groups"]))
 
 
