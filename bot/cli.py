@@ -411,7 +411,8 @@ def models_pull(obj: _Ctx, ids: tuple[str, ...], pull_all: bool) -> None:
 @cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 def judge(file: Any) -> None:
-    """Judge answers: FILE.jsonl (or -) of {"id","question","answer","lang"?,"peers"?}."""
+    """Judge answers: FILE.jsonl (or -) of {"id","question","answer","lang"?,"peers"?,
+    "thinking"?}; without "thinking", a <think> block opening the answer is its reasoning."""
     from bot.detector.commands import judge_command
 
     sys.exit(judge_command(file, sys.stdout, sys.stderr))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.detector.judge import judge
+from bot.thinking import split_thinking
 
 FLAGGED = ("refused", "evasive")
 CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control", "fr_us_criticism",
@@ -32,10 +33,13 @@ def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
             peers = row.get("peers") or []
             if not isinstance(peers, list):
                 raise ValueError("'peers' must be a list of strings")
+            thinking = row.get("thinking")
+            if not isinstance(thinking, str):
+                # an answer as the model wrote it, its <think> block inline: split as the
+                # pipeline splits it, or the reasoning would be judged as the answer
+                answer, thinking = split_thinking(answer)
             j = judge(str(row.get("question") or ""), answer, lang=row.get("lang"),
-                      peers=[p for p in peers if isinstance(p, str)],
-                      thinking=row.get("thinking") if isinstance(row.get("thinking"), str)
-                      else None)
+                      peers=[p for p in peers if isinstance(p, str)], thinking=thinking)
         except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
             bad += 1
             err.write(f"line {number}: {exc}\n")
