@@ -85,9 +85,7 @@ def _load() -> Lexicon:
         for kind, patterns in kinds.items():
             patterns.extend(re.compile(p) for p in table.get(kind, []))
     subjects = json.loads(data.joinpath("subjects.json").read_text(encoding="utf-8"))
-    return Lexicon(refusal=tuple(kinds["refusal"]), deflection=tuple(kinds["deflection"]),
-                   propaganda=tuple(kinds["propaganda"]), critical=tuple(kinds["critical"]),
-                   self_censorship=tuple(kinds["self_censorship"]),
+    return Lexicon(**{kind: tuple(patterns) for kind, patterns in kinds.items()},
                    subjects=tuple(tuple(g) for g in subjects["groups"]))
 
 
