@@ -440,9 +440,10 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
     Without --cv the shipped detector judges every row: on its training rows these figures
     are optimistic; --cv gives the figures on model families it was not trained on."""
     if cv:
-        try:
-            import sklearn  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        # found, not imported: bot.detector.train pins numpy's kernels before numpy loads
+        if importlib.util.find_spec("sklearn") is None:
             _fail("--cv trains models and needs scikit-learn: pip install -e '.[train]'")
         import io
         import json as json_module
