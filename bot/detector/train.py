@@ -39,9 +39,10 @@ from typing import Any, TextIO
 
 # The same floating-point code on every x86-64 machine, so that the shipped file re-trains byte
 # for byte: NumPy and OpenBLAS pick their kernels by CPU at run time, and the AVX-512 ones round
-# differently. Measured 2026-12-02 on an AMD EPYC with AVX-512: the file trained on an AVX2-only
-# machine differed; with these two settings it matched. They act only if numpy is not imported
-# yet (``python -m bot.detector.train`` and ``parallax eval-detector`` import it later).
+# differently. Measured 2026-12-02 on an AMD EPYC with AVX-512: the shipped file, trained on
+# another machine, differed; with these two settings (AVX2 code) it matched. They act only if
+# numpy is not imported yet (``python -m bot.detector.train`` and ``parallax eval-detector``
+# import it later).
 os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
