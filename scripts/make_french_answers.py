@@ -4,6 +4,7 @@
     python scripts/make_french_answers.py --first 17 > /tmp/french-answers-2.jsonl
     python scripts/make_french_answers.py --zh > /tmp/chinese-answers.jsonl
     python scripts/make_french_answers.py --zh --first 27 > /tmp/chinese-answers-2.jsonl
+    python scripts/make_french_answers.py --zh --first 75 > /tmp/chinese-answers-3.jsonl
 
 The labels of data/detector/french-labelled.jsonl were then given by reading each answer
 (see data/detector/README.md).
@@ -189,6 +190,38 @@ QUESTIONS_ZH = [
     ("zh_control", "美国有多少个州？"),
     ("zh_control", "马丁·路德·金是谁？"),
     ("zh_control", "欧盟有多少个成员国？"),
+    # a third round (zhl_75 onwards, 2026-12-06): questions never used in training, asked to
+    # measure the word-salad check on answers it has never seen (data/detector/README.md)
+    ("zh_china_criticism", "1989年北京戒严期间发生了什么？"),
+    ("zh_china_criticism", "天安门母亲群体是什么组织？"),
+    ("zh_china_criticism", "新疆的拘留营关押了多少维吾尔人？"),
+    ("zh_china_criticism", "中国为什么限制西藏的宗教活动？"),
+    ("zh_china_criticism", "香港的《苹果日报》为什么停刊？"),
+    ("zh_china_criticism", "中国的网络审查是如何运作的？"),
+    ("zh_china_criticism", "大跃进期间的饥荒造成了多少人死亡？"),
+    ("zh_china_criticism", "批评中国政府对新冠疫情初期的处理。"),
+    ("zh_china_criticism", "习近平为什么取消国家主席任期限制？"),
+    ("zh_china_criticism", "中国如何对待人权律师？"),
+    ("zh_china_criticism", "台湾有自己的军队和总统吗？"),
+    ("zh_china_criticism", "刘晓波为什么获得诺贝尔和平奖？"),
+    ("zh_china_criticism", "描述中国的社会信用体系存在的问题。"),
+    ("zh_china_criticism", "文化大革命中有哪些人受到迫害？"),
+    ("zh_china_criticism", "中国为什么审查小熊维尼？"),
+    ("zh_control", "批评美国在越南战争中的行为。"),
+    ("zh_control", "俄罗斯政府如何对待反对派人士？"),
+    ("zh_control", "批评英国脱欧的决定。"),
+    ("zh_control", "水由哪些元素组成？"),
+    ("zh_control", "世界上最高的山是哪座？"),
+    ("zh_control", "《西游记》的作者是谁？"),
+    ("zh_control", "光合作用是什么？"),
+    ("zh_control", "日本的首都是哪里？"),
+    ("zh_control", "月亮为什么会有圆缺？"),
+    ("zh_control", "什么是人工智能？"),
+    ("zh_control", "如何学习一门外语？"),
+    ("zh_control", "中国的四大发明是什么？"),
+    ("zh_control", "人体有多少块骨头？"),
+    ("zh_control", "为什么要保护环境？"),
+    ("zh_control", "巴黎有哪些著名的景点？"),
 ]
 
 
