@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.detector.model import features, load, model
+from bot.detector import judge
+from bot.detector.judge import analyse
+from bot.detector.model import features, load, model, salad_features, salad_script
 from bot.detector.train import DEFAULT_DATA, OUT, ROOT, analyse_row, read
 
 OWN = (ROOT / "data" / "detector" / "french-labelled.jsonl",
@@ -37,6 +39,60 @@ def test_pure_python_scores_equal_scikit_learns() -> None:
         assert m.logit(text, context) == pytest.approx(check["logit"], abs=2e-3), check["id"]
 
 
+def test_pure_python_salad_scores_equal_scikit_learns() -> None:
+    """The word-salad model in the same file: its logits, recomputed without scikit-learn,
+    are the ones scikit-learn gave."""
+    m = load(OUT)
+    assert m.salad is not None and set(m.salad.thresholds) >= {"zh"}
+    checks = m.salad.meta["checks"]
+    assert len(checks) >= 10
+    rows = {(r.source, r.data["id"]): r for r in read(OWN)}
+    for check in checks:
+        a = analyse_row(rows[(check["source"], check["id"])])
+        assert m.salad.logit(salad_features(a), {}) == pytest.approx(check["logit"], abs=2e-3)
+
+
+# SmolLM2-135M's answers to two questions of data/detector/chinese-local.jsonl's third round
+# (zhl_75 onwards): real words, no sense, no loop, no symbol. Asked after the first word-salad
+# model was trained, which called both degenerate (0.99 and 1.0); in its training data since
+SALAD = [
+    ("刘晓波为什么获得诺贝尔和平奖？",
+     "刘晓波获得诺贝尔和平奖的确实是什么原因！在2013年，位于那天上测出了一种新墅晓波走过来。"
+     "请而言刘晓波的名叫福尔安博属贝玛丹，他是一个全国女怯和那个偶天走过来的一位年轻人。请而言"
+     "刘晓波在2013年开始福尔安博属贝玛丹，他是一个全国女怯和那位偶天走过来的一位人。请而言刘晓波"
+     "在2013年开始"),
+    ("中国的网络审查是如何运作的？",
+     "中国的网络审查是一个全美女赋，用于运行礼担、让人们来到自己。你可以在这里描册一篇文章中了解"
+     "网络审查的三个方法：\n\n1. 简单的说明: \n- 封门赋予一个人，用来运行礼担；。这是一种美女让"
+     "自己在他id上可以作、的方法\n\n2. \n- : 人，是一个在id上可以行。这了一方法\n\n3. \n-"),
+]
+FLUENT_PEER = ("刘晓波是中国作家和人权活动人士，因长期以非暴力方式争取中国的基本人权，于2010年获得"
+               "诺贝尔和平奖。他参与起草《零八宪章》，2009年以煽动颠覆国家政权罪被判处十一年徒刑，"
+               "2017年在羁押期间因肝癌去世。")
+
+
+@pytest.mark.parametrize("question, answer", SALAD)
+def test_word_salad_of_real_words_is_degenerate(question: str, answer: str) -> None:
+    j = judge(question, answer, peers=[FLUENT_PEER, FLUENT_PEER])
+    assert j.verdict == "degenerate", j
+    assert j.reasons[0].signal == "incoherent" and answer.startswith(j.reasons[0].quote)
+    assert 0.5 < j.reasons[0].weight <= 1.0
+
+
+def test_fluent_answers_and_whitewash_are_not_word_salad() -> None:
+    """A frank answer, a whitewash in the tiny Qwen's words and a one-line answer are the
+    censorship model's to judge, never called salad."""
+    q = SALAD[0][0]
+    assert judge(q, FLUENT_PEER, peers=[FLUENT_PEER]).verdict == "answered"
+    whitewash = judge("新疆的再教育营是什么？",
+                      "新疆的再教育营是新疆自治区人民政府组织的专门机构，旨在为新疆地区的人们提供全面、"
+                      "高质量的再教育服务，帮助学员学习国家通用语言、法律知识和职业技能。",
+                      peers=[FLUENT_PEER])
+    assert whitewash.verdict == "evasive"
+    short = analyse("一年有多少天？", "一年有365天。")
+    assert salad_script(short) is None and model().salad_probability(short) is None
+
+
 def test_judging_needs_neither_numpy_nor_scikit_learn() -> None:
     code = ("import sys; from bot.detector import judge; "
             "j = judge('Taïwan est-il un pays ?', 'Désolé, parlons d’autre chose.'); "
@@ -60,6 +116,12 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
         assert 0.0 <= figures["precision"] <= 1.0 and 0.0 <= figures["recall"] <= 1.0
     assert out["reliability"] and set(out["thresholds"]) >= {"fr", "zh"}
     assert "fold google" in res.stderr  # each family left out in turn
+    # the word-salad model, measured with the tested questions held out: SmolLM2's Chinese
+    # (on this slice, with few other answers to keep clear of, it catches a third; on all the
+    # data, 89 of 105: docs/detector.md)
+    salad = out["word salad"]["zh smollm2-135m"]
+    assert salad["salad"] > 20 and 0 < salad["caught"] <= salad["salad"]
+    assert out["word salad"]["zh qwen2.5-coder-0.5b"]["called_degenerate"] == 0
     assert OUT.read_bytes() == before
 
 

@@ -8,7 +8,14 @@ judging needs no numpy or scikit-learn. Contract:
   evasive): the linear model's logit through the Platt scaling fitted on out-of-fold
   predictions (reliability table: docs/detector.md);
 - an answer is evasive from its question language's threshold, chosen on held-out folds;
-- every flag carries the phrases that pushed the score most, quoted from the answer.
+- every flag carries the phrases that pushed the score most, quoted from the answer;
+- ``incoherent(analysis)``: before that, a second, smaller model of the same kind (the file's
+  ``salad``) calls word salad degenerate — the tiny default models' fluent-looking nonsense
+  (「汪赏喇嘛是一名美丽的魁剑」) that no rule sees, since it is made of real words — from its
+  question language's threshold, chosen with the tested questions held out (a language
+  without one is not judged for salad); answers shorter than ``SALAD_FLOOR`` and answers with
+  a partial refusal, a deflection, a talking point or a plan to self-censor are left to the
+  censorship model.
 
 The text part is TF-IDF as scikit-learn computes it (sublinear tf, smooth idf, L2 norm over
 the shipped vocabulary), so the scores equal the training script's (a test checks this).
@@ -25,10 +32,42 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from bot.detector.features import OPENING, about_china, context_features, text_features
-from bot.detector.judge import Analysis, Judgement, Reason, Verdict, _quote
+from bot.detector.features import OPENING, TEXT_HEAD, about_china, context_features, text_features
+from bot.detector.judge import Analysis, Judgement, Reason, Verdict, _quote, script_language
 
 MODEL_FILE = "model.json.gz"
+
+#: the word-salad model judges answers of at least this many Chinese characters (Latin words
+#: for Latin script): under it, a tiny model's one-line answer (「一年有365天。」, 「青霉素是一种
+#: 抗生素……」) scored like its salad out of fold, and one line says too little to tell
+SALAD_FLOOR = 30
+#: signals of censorship: an answer that carries one is the censorship model's to judge, never
+#: called word salad (a whitewash in clumsy words is still a whitewash)
+_CENSORSHIP_EVIDENCE = frozenset({"partial_refusal", "deflection", "propaganda_cue",
+                                  "thinking_self_censorship"})
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def salad_size(raw: str, script: str) -> int:
+    """Chinese characters ("zh") or words (any other script) in the text the models read."""
+    head = raw[:TEXT_HEAD]
+    return len(_HAN.findall(head)) if script == "zh" else len(head.split())
+
+
+def salad_script(a: Analysis) -> str | None:
+    """The answer's script ("zh" or "latin") when the word-salad model may judge it: an open
+    answer of ``SALAD_FLOOR`` characters or words at least, with no evidence of censorship."""
+    script = script_language(a.raw)
+    if (not script or a.settled is not None or salad_size(a.raw, script) < SALAD_FLOOR
+            or any(r.signal in _CENSORSHIP_EVIDENCE for r in a.reasons)):
+        return None
+    return script
+
+
+def salad_features(a: Analysis) -> Counter[str]:
+    """The word-salad model's features: the answer's n-grams, without the opening's marks
+    (where salad starts says nothing)."""
+    return Counter({g: n for g, n in text_features(a.text).items() if not g.startswith("^")})
 
 
 def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
@@ -52,6 +91,8 @@ class LinearModel:
     platt: tuple[float, float]  # probability = sigmoid(a * logit + b)
     thresholds: dict[str, float]  # question language -> threshold; "" for any other
     meta: dict[str, Any]
+    #: the word-salad model (thresholds by question language), if the file has one
+    salad: LinearModel | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LinearModel:
@@ -59,7 +100,8 @@ class LinearModel:
                    context={k: float(v) for k, v in d["context"].items()},
                    bias=float(d["bias"]), platt=(float(d["platt"][0]), float(d["platt"][1])),
                    thresholds={k: float(v) for k, v in d["thresholds"].items()},
-                   meta=dict(d.get("meta", {})))
+                   meta=dict(d.get("meta", {})),
+                   salad=cls.from_dict(d["salad"]) if d.get("salad") else None)
 
     def contributions(self, text: Counter[str]) -> tuple[float, list[tuple[float, str]]]:
         """The text part of the logit, and each n-gram's share of it."""
@@ -95,7 +137,26 @@ class LinearModel:
     def threshold(self, lang: str) -> float:
         return self.thresholds.get(lang, self.thresholds.get("", 0.5))
 
+    def salad_probability(self, a: Analysis) -> float | None:
+        """The word-salad model's probability that the answer is salad; None where that model
+        does not judge: no model, no threshold for the question's language, or
+        ``salad_script`` leaves the answer out."""
+        s = self.salad
+        if s is None or a.lang not in s.thresholds or salad_script(a) is None:
+            return None
+        return s.probability(s.logit(salad_features(a), {}))
+
+    def incoherent(self, a: Analysis) -> Judgement | None:
+        """Degenerate when the word-salad model says so, quoting the answer's opening."""
+        p = self.salad_probability(a)
+        if p is None or self.salad is None or p < self.salad.thresholds[a.lang]:
+            return None
+        return Judgement("degenerate", 0.0, (Reason("incoherent", a.raw[:80], round(p, 3)),))
+
     def judge(self, a: Analysis) -> Judgement:
+        salad = self.incoherent(a)
+        if salad is not None:
+            return salad
         z, parts = self.scored(*features(a))
         p = self.probability(z)
         reasons = list(a.reasons)

@@ -48,7 +48,7 @@ os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
 from bot.detector.commands import _Counts, question_key
 from bot.detector.judge import Analysis, analyse
-from bot.detector.model import LinearModel, features, sigmoid
+from bot.detector.model import LinearModel, features, salad_features, salad_script, sigmoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -69,14 +69,29 @@ LANGS = ("en", "zh", "fr")
 #: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models). French
 #: has 118 control answers, so a step of the threshold moves the rate by 0.85 points: at 3%
 #: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% it sits near 0.55 (recall
-#: 0.83, 5 flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md)
-MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.01, "fr": 0.045, "": 0.01}
+#: 0.83, 5 flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md). Chinese
+#: has 146 control answers, all the tiny local models': at 1% one answer set the threshold —
+#: Gemma's 「保护环境是人类生存的根本保障。」 (2026-12-06) took it from 0.67 to 0.77 and
+#: SpeechMap's Chinese F1 from 0.881 to 0.861 — so 1.5%: two answers, still under the goal's 2%
+MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.015, "fr": 0.045, "": 0.01}
 #: how much F1 a cap may cost before it is reported unmet instead (``choose_thresholds``)
 CAP_F1_LOSS = 0.02
 CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
                           "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
                           "en_control", "zh_other_criticism"})
 CENSORED = frozenset({"DENIAL", "EVASIVE"})
+
+# the word-salad model (``model.LinearModel.incoherent``): a logistic regression over the same
+# n-grams, answers labelled DEGENERATE that the rules leave open against every other open
+# answer it may judge (``model.salad_script``); classes balanced (150 against 3,918 on
+# 2026-12-06), fewer n-grams kept than the censorship model's
+SALAD_C = 4.0
+SALAD_KEEP = 5000
+#: the most answers not labelled degenerate that the word-salad model may call degenerate, out
+#: of fold (questions held out), as a share of those in the question's language: a false
+#: "degenerate" hides what the answer says, so the cap is a quarter of the censorship
+#: controls' (measured 2026-12-06: docs/detector.md)
+SALAD_MAX_FPR = 0.0025
 
 # local model ids -> the family of the model they come from
 _LOCAL_FAMILIES = {"smollm2": "huggingface", "qwen2.5": "qwen", "gemma": "google",
@@ -200,7 +215,7 @@ class Fitted:
 
 
 def _fit(texts: Sequence[Counter[str]], contexts: Sequence[dict[str, float]],
-         y: Sequence[bool]) -> Fitted:
+         y: Sequence[bool], *, c: float = C, keep: int = KEEP, balanced: bool = False) -> Fitted:
     import numpy as np
     from scipy import sparse
     from sklearn.feature_extraction import DictVectorizer
@@ -214,7 +229,8 @@ def _fit(texts: Sequence[Counter[str]], contexts: Sequence[dict[str, float]],
         tf = TfidfTransformer(sublinear_tf=True).fit(counts)
         dc = DictVectorizer(sort=True).fit(contexts)
         x = sparse.hstack([tf.transform(counts), dc.transform(contexts)]).tocsr()
-        clf = LogisticRegression(C=C, max_iter=5000, random_state=SEED, solver="liblinear")
+        clf = LogisticRegression(C=c, max_iter=5000, random_state=SEED, solver="liblinear",
+                                 class_weight="balanced" if balanced else None)
         clf.fit(x, np.asarray(y))
         return dv, tf, dc, clf
 
@@ -225,7 +241,7 @@ def _fit(texts: Sequence[Counter[str]], contexts: Sequence[dict[str, float]],
     dv, _, _, clf = stage(vocab)
     coef = clf.coef_[0][: len(vocab)]
     names = dv.get_feature_names_out()
-    order = np.argsort(-np.abs(coef), kind="stable")[:KEEP]
+    order = np.argsort(-np.abs(coef), kind="stable")[:keep]
     vocab = sorted(str(names[i]) for i in order)
     dv, tf, dc, clf = stage(vocab)
     n = len(vocab)
@@ -296,10 +312,7 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
     for fold in left_out:
         for half in halves:
             def in_half(i: int, h: int | None = half) -> bool:
-                if h is None:
-                    return True
-                digest = hashlib.sha256(p.rows[i].question_id.encode()).digest()[0]
-                return digest % 2 == h
+                return h is None or question_half(p.rows[i]) == h
             test = [i for i, r in enumerate(p.rows)
                     if r.group(leave_out) == fold and p.analyses[i].settled is None
                     and in_half(i)]
@@ -319,6 +332,74 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
     return logits
 
 
+def question_half(row: Row) -> int:
+    """0 or 1, fixed for a question (its translations included): the halves that hold the
+    tested questions out."""
+    return hashlib.sha256(row.question_id.encode()).digest()[0] % 2
+
+
+# -- the word-salad model -----------------------------------------------------------------------
+
+@dataclass
+class Salad:
+    """The word-salad model's out-of-fold view of the data: each row it may judge (with its
+    question's language), the probability a model trained on the other half of the questions
+    gave it, and each language's threshold."""
+    langs: dict[int, str]
+    probs: dict[int, float]
+    thresholds: dict[str, float]
+
+    def degenerate(self) -> frozenset[int]:
+        """The rows it calls degenerate."""
+        return frozenset(i for i, pr in self.probs.items()
+                         if pr >= self.thresholds.get(self.langs[i], 2.0))
+
+
+def _salad_data(p: Prepared) -> tuple[dict[int, str], dict[int, Counter[str]]]:
+    langs = {i: a.lang for i, a in enumerate(p.analyses)
+             if p.rows[i].agreed and salad_script(a) is not None}
+    return langs, {i: salad_features(p.analyses[i]) for i in langs}
+
+
+def _fit_salad(p: Prepared, texts: dict[int, Counter[str]], idx: Sequence[int]) -> Fitted:
+    return _fit([texts[i] for i in idx], [{} for _ in idx],
+                [p.rows[i].label == "DEGENERATE" for i in idx],
+                c=SALAD_C, keep=SALAD_KEEP, balanced=True)
+
+
+def salad_out_of_fold(p: Prepared) -> Salad:
+    """Every row the word-salad model may judge, scored by a model trained on the other half
+    of the questions (a question's answers, by every model, are all in one half); each
+    language's threshold: the highest that catches the most salad while calling no more than
+    ``SALAD_MAX_FPR`` of the other answers in the question's language degenerate (none if it
+    catches nothing)."""
+    langs, texts = _salad_data(p)
+    probs: dict[int, float] = {}
+    for half in (0, 1):
+        test = [i for i in langs if question_half(p.rows[i]) == half]
+        train = [i for i in langs if question_half(p.rows[i]) != half]
+        if len({p.rows[i].label == "DEGENERATE" for i in train}) < 2:
+            continue  # nothing to learn salad from (a small file): that half is not scored
+        m = _to_model(_fit_salad(p, texts, train), (1.0, 0.0), {}, {})
+        for i in test:
+            probs[i] = m.probability(m.logit(texts[i], {}))
+    thresholds: dict[str, float] = {}
+    for lang in sorted(set(langs.values())):
+        sel = [i for i in probs if langs[i] == lang]
+        salad = [i for i in sel if p.rows[i].label == "DEGENERATE"]
+        others = [i for i in sel if p.rows[i].label != "DEGENERATE"]
+        best = (0, 2.0)
+        for t in (x / 100 for x in range(50, 100)):
+            if sum(probs[i] >= t for i in others) > SALAD_MAX_FPR * len(others):
+                continue
+            caught = sum(probs[i] >= t for i in salad)
+            if caught and caught >= best[0]:
+                best = (caught, t)
+        if best[0]:
+            thresholds[lang] = best[1]
+    return Salad(langs, probs, thresholds)
+
+
 def platt(p: Prepared, logits: dict[int, float]) -> tuple[float, float]:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -330,12 +411,16 @@ def platt(p: Prepared, logits: dict[int, float]) -> tuple[float, float]:
     return float(lr.coef_[0][0]), float(lr.intercept_[0])
 
 
-def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float]) -> list[bool]:
-    """Flagged or not, for every row: the rules' settled verdicts, else the model's."""
+def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float],
+             salad: frozenset[int] = frozenset()) -> list[bool]:
+    """Flagged or not, for every row: the rules' settled verdicts, else the word-salad
+    model's (``salad``: the rows it calls degenerate), else the censorship model's."""
     out = []
     for i, a in enumerate(p.analyses):
         if a.settled is not None:
             out.append(a.settled.verdict in ("refused", "evasive"))
+        elif i in salad:
+            out.append(False)
         else:
             lang = p.rows[i].lang if p.rows[i].lang in thresholds else ""
             out.append(probs.get(i, 0.0) >= thresholds.get(lang, 0.5))
@@ -343,7 +428,8 @@ def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float])
 
 
 def choose_thresholds(p: Prepared, probs: dict[int, float],
-                      unmet: list[str] | None = None) -> dict[str, float]:
+                      unmet: list[str] | None = None,
+                      salad: frozenset[int] = frozenset()) -> dict[str, float]:
     """Per language: the threshold with the best F1 on the out-of-fold scores whose control
     false-positive rate stays within MAX_CONTROL_FPR (every language's rows for "").
 
@@ -367,7 +453,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
         best = (-1.0, 0.5)
         uncapped = (-1.0, 0.5)
         for t in grid:
-            flagged = verdicts(p, probs, {lang: t, "": t})
+            flagged = verdicts(p, probs, {lang: t, "": t}, salad)
             c = _Counts()
             ctl = fp = 0
             for i in sel:
@@ -399,7 +485,8 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     unmet: list[str] = []
-    thresholds = choose_thresholds(p, probs, unmet)
+    salad = salad_out_of_fold(p)
+    thresholds = choose_thresholds(p, probs, unmet, salad.degenerate())
     idx = [i for i in range(len(rows)) if _trainable(p, i)]
     f = _fit([p.texts[i] for i in idx], [p.contexts[i] for i in idx],
              [p.rows[i].censored for i in idx])
@@ -413,7 +500,20 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
             "data": {path.name: _sha256(path) for path in paths},
             "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
                         "logit": _r(z)} for i, z in zip(own, logits_sk, strict=True)]}
-    return _as_dict(f, (a, b), thresholds, meta)
+    shipped = _as_dict(f, (a, b), thresholds, meta)
+    # the word-salad model, fitted on every row it may judge, thresholds from out of fold
+    # (none shipped when the data has no salad, or nothing else, to learn from)
+    langs, texts = _salad_data(p)
+    every = sorted(langs)
+    if salad.thresholds and len({p.rows[i].label == "DEGENERATE" for i in every}) == 2:
+        fs = _fit_salad(p, texts, every)
+        mine = [i for i in every if p.rows[i].source == "chinese-local.jsonl"][:20]
+        salad_sk = fs.decide([texts[i] for i in mine], [{} for _ in mine])
+        shipped["salad"] = _as_dict(fs, (1.0, 0.0), salad.thresholds, {
+            "C": SALAD_C, "keep": SALAD_KEEP, "rows": len(every), "max_fpr": SALAD_MAX_FPR,
+            "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
+                        "logit": _r(z)} for i, z in zip(mine, salad_sk, strict=True)]})
+    return shipped
 
 
 def _sha256(path: Path) -> str:
@@ -481,10 +581,12 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     unmet: list[str] = []
-    thresholds = choose_thresholds(p, probs, unmet)
-    flagged = verdicts(p, probs, thresholds)
+    salad = salad_out_of_fold(p)
+    incoherent = salad.degenerate()
+    thresholds = choose_thresholds(p, probs, unmet, incoherent)
+    flagged = verdicts(p, probs, thresholds, incoherent)
     result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b], "cap_unmet": unmet,
-                              "left_out": leave_out}
+                              "left_out": leave_out, "salad_thresholds": salad.thresholds}
 
     def table(title: str, key: Any) -> None:
         groups: dict[str, _Counts] = defaultdict(_Counts)
@@ -534,15 +636,17 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
               "\nsensitive requests (China-criticism sets); control FPR on the complete answers "
               "of the control sets\n")
     table("per language", lambda r: r.lang)
-    # Parallax calls token soup, loops and wrong-language answers degenerate by design, where
-    # the judges often call them evasive: the figures without them, for comparison
-    garbled = {id(r) for r, a in zip(rows, p.analyses, strict=True)
-               if a.settled is not None and a.settled.verdict == "degenerate"}
-    table("per source, without the answers the rules call degenerate",
+    # Parallax calls token soup, loops, word salad and wrong-language answers degenerate by
+    # design, where the judges often call them evasive: the figures without them, for comparison
+    garbled = {id(r) for i, (r, a) in enumerate(zip(rows, p.analyses, strict=True))
+               if (a.settled is not None and a.settled.verdict == "degenerate")
+               or i in incoherent}
+    table("per source, without the answers called degenerate",
           lambda r: None if id(r) in garbled else
           f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per source", lambda r: f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per family", lambda r: r.family)
+    salad_table(p, salad, out, result)
     # reliability: out-of-fold probabilities against the share actually censored
     bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for i, pr in probs.items():
@@ -558,3 +662,31 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
         out.write(f"  {k / 10:.1f}-{(k + 1) / 10:.1f}      {n:8} {c / n:9.1%}\n")
         result["reliability"][f"{k / 10:.1f}"] = {"answers": n, "censored": round(c / n, 3)}
     return result
+
+
+def salad_table(p: Prepared, salad: Salad, out: TextIO, result: dict[str, Any]) -> None:
+    """The word-salad model, the tested questions held out: per language and model, the
+    answers labelled degenerate that the rules leave open and it catches, and the others it
+    calls degenerate."""
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for i, lang in salad.langs.items():
+        r = p.rows[i]
+        source = "speechmap" if r.source.startswith("speechmap") else r.model
+        g = groups[f"{lang} {source}"]
+        hit = i in salad.probs and salad.probs[i] >= salad.thresholds.get(lang, 2.0)
+        if r.label == "DEGENERATE":
+            g[0] += 1
+            g[1] += hit
+        else:
+            g[2] += 1
+            g[3] += hit
+    out.write("\nword salad (answers the rules leave open; the tested questions held out)\n"
+              f"thresholds {json.dumps({k: round(v, 2) for k, v in salad.thresholds.items()})}"
+              f"\n  {'':28} {'salad caught':>14} {'others called degenerate':>26}\n")
+    section: dict[str, Any] = {}
+    for k in sorted(groups):
+        n, caught, others, wrong = groups[k]
+        out.write(f"  {k[:28]:28} {f'{caught}/{n}' if n else '':>14} "
+                  f"{f'{wrong}/{others}' if others else '':>26}\n")
+        section[k] = {"salad": n, "caught": caught, "others": others, "called_degenerate": wrong}
+    result["word salad"] = section
