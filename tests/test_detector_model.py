@@ -49,7 +49,8 @@ def test_pure_python_salad_scores_equal_scikit_learns() -> None:
     rows = {(r.source, r.data["id"]): r for r in read(OWN)}
     for check in checks:
         a = analyse_row(rows[(check["source"], check["id"])])
-        assert m.salad.logit(salad_features(a), {}) == pytest.approx(check["logit"], abs=2e-3)
+        text = salad_features(features(a)[0])
+        assert m.salad.logit(text, {}) == pytest.approx(check["logit"], abs=2e-3)
 
 
 # SmolLM2-135M's answers to two questions of data/detector/chinese-local.jsonl's third round
@@ -90,7 +91,8 @@ def test_fluent_answers_and_whitewash_are_not_word_salad() -> None:
                       peers=[FLUENT_PEER])
     assert whitewash.verdict == "evasive"
     short = analyse("一年有多少天？", "一年有365天。")
-    assert salad_script(short) is None and model().salad_probability(short) is None
+    assert salad_script(short) is None
+    assert model().salad_probability(short, features(short)[0]) is None
 
 
 def test_judging_needs_neither_numpy_nor_scikit_learn() -> None:

@@ -33,7 +33,7 @@ from importlib import resources
 from typing import Any
 
 from bot.detector.features import OPENING, TEXT_HEAD, about_china, context_features, text_features
-from bot.detector.judge import Analysis, Judgement, Reason, Verdict, _quote, script_language
+from bot.detector.judge import _CJK, Analysis, Judgement, Reason, Verdict, _quote, script_language
 
 MODEL_FILE = "model.json.gz"
 
@@ -45,13 +45,12 @@ SALAD_FLOOR = 30
 #: called word salad (a whitewash in clumsy words is still a whitewash)
 _CENSORSHIP_EVIDENCE = frozenset({"partial_refusal", "deflection", "propaganda_cue",
                                   "thinking_self_censorship"})
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def salad_size(raw: str, script: str) -> int:
     """Chinese characters ("zh") or words (any other script) in the text the models read."""
     head = raw[:TEXT_HEAD]
-    return len(_HAN.findall(head)) if script == "zh" else len(head.split())
+    return len(_CJK.findall(head)) if script == "zh" else len(head.split())
 
 
 def salad_script(a: Analysis) -> str | None:
@@ -64,10 +63,10 @@ def salad_script(a: Analysis) -> str | None:
     return script
 
 
-def salad_features(a: Analysis) -> Counter[str]:
-    """The word-salad model's features: the answer's n-grams, without the opening's marks
-    (where salad starts says nothing)."""
-    return Counter({g: n for g, n in text_features(a.text).items() if not g.startswith("^")})
+def salad_features(text: Counter[str]) -> Counter[str]:
+    """The word-salad model's features: the censorship model's n-grams of the answer
+    (``features``), without the opening's marks (where salad starts says nothing)."""
+    return Counter({g: n for g, n in text.items() if not g.startswith("^")})
 
 
 def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
@@ -137,27 +136,28 @@ class LinearModel:
     def threshold(self, lang: str) -> float:
         return self.thresholds.get(lang, self.thresholds.get("", 0.5))
 
-    def salad_probability(self, a: Analysis) -> float | None:
-        """The word-salad model's probability that the answer is salad; None where that model
-        does not judge: no model, no threshold for the question's language, or
-        ``salad_script`` leaves the answer out."""
+    def salad_probability(self, a: Analysis, text: Counter[str]) -> float | None:
+        """The word-salad model's probability that the answer is salad (``text``: its
+        n-grams, ``features(a)[0]``); None where that model does not judge: no model, no
+        threshold for the question's language, or ``salad_script`` leaves the answer out."""
         s = self.salad
         if s is None or a.lang not in s.thresholds or salad_script(a) is None:
             return None
-        return s.probability(s.logit(salad_features(a), {}))
+        return s.probability(s.logit(salad_features(text), {}))
 
-    def incoherent(self, a: Analysis) -> Judgement | None:
+    def incoherent(self, a: Analysis, text: Counter[str]) -> Judgement | None:
         """Degenerate when the word-salad model says so, quoting the answer's opening."""
-        p = self.salad_probability(a)
+        p = self.salad_probability(a, text)
         if p is None or self.salad is None or p < self.salad.thresholds[a.lang]:
             return None
         return Judgement("degenerate", 0.0, (Reason("incoherent", a.raw[:80], round(p, 3)),))
 
     def judge(self, a: Analysis) -> Judgement:
-        salad = self.incoherent(a)
+        text, context = features(a)
+        salad = self.incoherent(a, text)
         if salad is not None:
             return salad
-        z, parts = self.scored(*features(a))
+        z, parts = self.scored(text, context)
         p = self.probability(z)
         reasons = list(a.reasons)
         flagged = p >= self.threshold(a.lang)

@@ -358,7 +358,7 @@ class Salad:
 def _salad_data(p: Prepared) -> tuple[dict[int, str], dict[int, Counter[str]]]:
     langs = {i: a.lang for i, a in enumerate(p.analyses)
              if p.rows[i].agreed and salad_script(a) is not None}
-    return langs, {i: salad_features(p.analyses[i]) for i in langs}
+    return langs, {i: salad_features(p.texts[i]) for i in langs}
 
 
 def _fit_salad(p: Prepared, texts: dict[int, Counter[str]], idx: Sequence[int]) -> Fitted:
