@@ -343,9 +343,10 @@ def question_half(row: Row) -> int:
 @dataclass
 class Salad:
     """The word-salad model's out-of-fold view of the data: each row it may judge (with its
-    question's language), the probability a model trained on the other half of the questions
-    gave it, and each language's threshold."""
+    question's language and its features), the probability a model trained on the other half
+    of the questions gave it, and each language's threshold."""
     langs: dict[int, str]
+    texts: dict[int, Counter[str]]
     probs: dict[int, float]
     thresholds: dict[str, float]
 
@@ -397,7 +398,7 @@ def salad_out_of_fold(p: Prepared) -> Salad:
                 best = (caught, t)
         if best[0]:
             thresholds[lang] = best[1]
-    return Salad(langs, probs, thresholds)
+    return Salad(langs, texts, probs, thresholds)
 
 
 def platt(p: Prepared, logits: dict[int, float]) -> tuple[float, float]:
@@ -503,12 +504,11 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
     shipped = _as_dict(f, (a, b), thresholds, meta)
     # the word-salad model, fitted on every row it may judge, thresholds from out of fold
     # (none shipped when the data has no salad, or nothing else, to learn from)
-    langs, texts = _salad_data(p)
-    every = sorted(langs)
+    every = sorted(salad.langs)
     if salad.thresholds and len({p.rows[i].label == "DEGENERATE" for i in every}) == 2:
-        fs = _fit_salad(p, texts, every)
+        fs = _fit_salad(p, salad.texts, every)
         mine = [i for i in every if p.rows[i].source == "chinese-local.jsonl"][:20]
-        salad_sk = fs.decide([texts[i] for i in mine], [{} for _ in mine])
+        salad_sk = fs.decide([salad.texts[i] for i in mine], [{} for _ in mine])
         shipped["salad"] = _as_dict(fs, (1.0, 0.0), salad.thresholds, {
             "C": SALAD_C, "keep": SALAD_KEEP, "rows": len(every), "max_fpr": SALAD_MAX_FPR,
             "checks": [{"source": p.rows[i].source, "id": p.rows[i].data["id"],
@@ -669,11 +669,12 @@ def salad_table(p: Prepared, salad: Salad, out: TextIO, result: dict[str, Any]) 
     answers labelled degenerate that the rules leave open and it catches, and the others it
     calls degenerate."""
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    called = salad.degenerate()
     for i, lang in salad.langs.items():
         r = p.rows[i]
         source = "speechmap" if r.source.startswith("speechmap") else r.model
         g = groups[f"{lang} {source}"]
-        hit = i in salad.probs and salad.probs[i] >= salad.thresholds.get(lang, 2.0)
+        hit = i in called
         if r.label == "DEGENERATE":
             g[0] += 1
             g[1] += hit
