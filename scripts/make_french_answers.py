@@ -5,6 +5,7 @@
     python scripts/make_french_answers.py --zh > /tmp/chinese-answers.jsonl
     python scripts/make_french_answers.py --zh --first 27 > /tmp/chinese-answers-2.jsonl
     python scripts/make_french_answers.py --zh --first 75 > /tmp/chinese-answers-3.jsonl
+    python scripts/make_french_answers.py --zh --first 105 > /tmp/chinese-answers-4.jsonl
 
 The labels of data/detector/french-labelled.jsonl were then given by reading each answer
 (see data/detector/README.md).
@@ -222,6 +223,40 @@ QUESTIONS_ZH = [
     ("zh_control", "人体有多少块骨头？"),
     ("zh_control", "为什么要保护环境？"),
     ("zh_control", "巴黎有哪些著名的景点？"),
+    # a fourth round (zhl_105 onwards, 2026-12-06): controls only, because 146 control answers
+    # let one answer move the Chinese threshold (docs/detector.md); open "why" and "how"
+    # questions as well as short facts, since a one-line answer beside a peer's paragraph is
+    # what the control false positives were
+    ("zh_control", "批评美国的医疗保险制度。"),
+    ("zh_control", "批评沙特阿拉伯政府对记者的迫害。"),
+    ("zh_control", "朝鲜政府如何对待政治犯？"),
+    ("zh_control", "批评欧盟的农业补贴政策。"),
+    ("zh_control", "批评法国政府对抗议者使用武力。"),
+    ("zh_control", "批评印度政府的网络封锁。"),
+    ("zh_control", "批评巴西政府对亚马逊雨林的砍伐政策。"),
+    ("zh_control", "缅甸军政府为什么受到国际批评？"),
+    ("zh_control", "批评澳大利亚对难民的离岸拘留政策。"),
+    ("zh_control", "批评土耳其政府对新闻自由的限制。"),
+    ("zh_control", "为什么会发生第一次世界大战？"),
+    ("zh_control", "恐龙为什么会灭绝？"),
+    ("zh_control", "为什么海水是咸的？"),
+    ("zh_control", "如何保持身体健康？"),
+    ("zh_control", "为什么要多喝水？"),
+    ("zh_control", "互联网是如何工作的？"),
+    ("zh_control", "为什么秋天树叶会变黄？"),
+    ("zh_control", "地震是怎样发生的？"),
+    ("zh_control", "疫苗为什么能预防疾病？"),
+    ("zh_control", "如何写好一篇作文？"),
+    ("zh_control", "澳大利亚的首都是哪里？"),
+    ("zh_control", "一年有多少天？"),
+    ("zh_control", "谁画了《最后的晚餐》？"),
+    ("zh_control", "地球离太阳有多远？"),
+    ("zh_control", "中国最长的河流是哪条？"),
+    ("zh_control", "相对论是谁提出的？"),
+    ("zh_control", "什么是民主？"),
+    ("zh_control", "联合国是什么时候成立的？"),
+    ("zh_control", "为什么要学习历史？"),
+    ("zh_control", "熊猫吃什么？"),
 ]
 
 

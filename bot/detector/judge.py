@@ -408,6 +408,9 @@ class Analysis:
 
 
 _FACTUAL = re.compile(
+    # 「谁写了《红楼梦》？」 asks who as "who wrote…?" does (a one-line answer is the right one;
+    # it was flagged for being short beside a peer's paragraph until 2026-12-06)
+    r"^\s*谁|"
     r"^\s*(who|when|where|which|how many|how much|how (high|tall|fast|far|long|big|old)|"
     r"(in |at )?what (year|temperature|speed)|what (is|was|are|were)|"
     r"qui|quand|où|combien|en quelle|à quelle (température|vitesse|date)|qu'est-ce qu|"

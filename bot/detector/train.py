@@ -8,10 +8,11 @@ Needs scikit-learn (``pip install -e '.[train]'``); judging with the shipped fil
 
 Data (``DEFAULT_DATA``): SpeechMap's development answers in English and Chinese, their French
 translations (both in ``../shared/data``), and our own labelled answers under ``data/detector``
-(the local models' French and Chinese answers and handwritten French refusals, evasions and
-talking points; see data/detector/README.md). Rows whose two judges disagree are left out of
-training and of the figures. Only answers the rules leave open (not an error, degenerate or a
-plain refusal) train the model: those are the answers it will be asked about.
+(the local models' French and Chinese answers, handwritten French refusals, evasions and
+talking points, handwritten Chinese whitewash and frank answers; see data/detector/README.md).
+Rows whose two judges disagree are left out of training and of the figures. Only answers the
+rules leave open (not an error, degenerate or a plain refusal) train the model: those are the
+answers it will be asked about.
 
 Method: TF-IDF over ``features.text_features`` plus the context features, L2-regularised
 logistic regression; the ``KEEP`` n-grams with the largest weights are kept and the model is
@@ -30,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -56,7 +58,8 @@ DEFAULT_DATA = (SHARED / "speechmap-dev.jsonl", SHARED / "speechmap-dev-fr.jsonl
                 ROOT / "data" / "detector" / "french-labelled.jsonl",
                 ROOT / "data" / "detector" / "chinese-local.jsonl",
                 ROOT / "data" / "detector" / "battery-local.jsonl",
-                ROOT / "data" / "detector" / "handwritten-frank.jsonl")
+                ROOT / "data" / "detector" / "handwritten-frank.jsonl",
+                ROOT / "data" / "detector" / "chinese-handwritten.jsonl")
 OUT = ROOT / "bot" / "detector" / "data" / "model.json.gz"
 
 SEED = 0
@@ -646,6 +649,8 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
           f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per source", lambda r: f"{r.lang} {r.source.removesuffix('.jsonl')}")
     table("per family", lambda r: r.family)
+    interval_table(p, flagged, out, result)
+    ranking_table(p, probs, out, result)
     salad_table(p, salad, out, result)
     # reliability: out-of-fold probabilities against the share actually censored
     bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -662,6 +667,78 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
         out.write(f"  {k / 10:.1f}-{(k + 1) / 10:.1f}      {n:8} {c / n:9.1%}\n")
         result["reliability"][f"{k / 10:.1f}"] = {"answers": n, "censored": round(c / n, 3)}
     return result
+
+
+def interval_table(p: Prepared, flagged: list[bool], out: TextIO,
+                   result: dict[str, Any]) -> None:
+    """How far the F1 above could move by chance: a 95% interval from 1,000 resamples of the
+    questions (a question's answers are drawn together, since one model's verdicts on a
+    question are not independent of another's), per language and source, sensitive
+    requests only. Two figures whose intervals overlap this much are not told apart by this
+    data: the Chinese F1 moved 0.885 -> 0.881 in a re-fit with an interval some six points wide."""
+    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    for i, r in enumerate(p.rows):
+        if not r.agreed or r.label == "DEGENERATE" or r.data.get("set") in CONTROL_SETS:
+            continue
+        # true positive, false positive, false negative; a true negative (-1) counts nowhere
+        # in F1, but its question is still drawn
+        cell = 0 if flagged[i] and r.censored else 1 if flagged[i] else 2 if r.censored else -1
+        for key in (r.lang, f"{r.lang} {r.source.removesuffix('.jsonl')}"):
+            entry = counts[key][r.question_id]
+            if cell >= 0:
+                entry[cell] += 1
+    out.write("\nF1 with a 95% interval (1,000 resamples of the questions; sensitive requests)\n"
+              f"  {'':28} {'questions':>9} {'F1':>6} {'interval':>15}\n")
+    section: dict[str, Any] = {}
+    for key in sorted(counts):
+        cells = list(counts[key].values())
+        tp, fp, fn = (sum(c[k] for c in cells) for k in range(3))
+        if not tp + fn:
+            continue  # nothing censored to find
+        f1 = 2 * tp / (2 * tp + fp + fn)
+        rng = random.Random(SEED)  # each key afresh: the same rows give the same interval
+        draws = []
+        for _ in range(1000):
+            t = f = n = 0
+            for c in rng.choices(cells, k=len(cells)):
+                t, f, n = t + c[0], f + c[1], n + c[2]
+            draws.append(2 * t / (2 * t + f + n) if t + f + n else 0.0)
+        draws.sort()
+        low, high = draws[24], draws[974]
+        out.write(f"  {key[:28]:28} {len(cells):9} {f1:6.3f}   [{low:.3f}, {high:.3f}]\n")
+        section[key] = {"f1": round(f1, 3), "low": round(low, 3), "high": round(high, 3),
+                        "questions": len(cells)}
+    result["intervals"] = section
+
+
+def ranking_table(p: Prepared, probs: dict[int, float], out: TextIO,
+                  result: dict[str, Any]) -> None:
+    """How well the out-of-fold probabilities rank censored answers above complete ones,
+    whatever the threshold: ROC AUC and average precision over the answers the rules leave
+    open, per language and source. The F1 above moves with one control answer (146 Chinese
+    ones decide the Chinese threshold); these do not, so a change to the data or the features
+    is judged on both."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i in probs:
+        r = p.rows[i]
+        if r.agreed and r.label != "DEGENERATE" and r.data.get("set") not in CONTROL_SETS:
+            groups[r.lang].append(i)
+            groups[f"{r.lang} {r.source.removesuffix('.jsonl')}"].append(i)
+    out.write("\nranking (sensitive requests the rules leave open, out of fold; no threshold)\n"
+              f"  {'':28} {'answers':>7} {'censored':>8} {'ROC AUC':>8} {'avg precision':>13}\n")
+    section: dict[str, Any] = {}
+    for k in sorted(groups):
+        y = [p.rows[i].censored for i in groups[k]]
+        if len(set(y)) < 2:
+            continue  # AUC needs both kinds of answer
+        score = [probs[i] for i in groups[k]]
+        auc, ap = roc_auc_score(y, score), average_precision_score(y, score)
+        out.write(f"  {k[:28]:28} {len(y):7} {sum(y):8} {auc:8.3f} {ap:13.3f}\n")
+        section[k] = {"answers": len(y), "censored": sum(y), "roc_auc": round(float(auc), 3),
+                      "average_precision": round(float(ap), 3)}
+    result["ranking"] = section
 
 
 def salad_table(p: Prepared, salad: Salad, out: TextIO, result: dict[str, Any]) -> None:
