@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.detector import judge
-from bot.frontends.telegram.render import LIMIT, esc, fit, html_pieces, split, units
+from bot.frontends.telegram.render import (
+    LIMIT,
+    WORD_JOINER,
+    esc,
+    fit,
+    html_pieces,
+    split,
+    units,
+)
 from bot.lang import clean_text, detect
 
 #: every code point but surrogates, which cannot reach Python from Telegram or a terminal
@@ -33,7 +41,11 @@ def test_escaped_pieces_fit_and_unescape_to_the_text(text: str, limit: int) -> N
     assert all(units(p) <= limit for p in pieces)
     assert all("<" not in p and ">" not in p for p in pieces)  # no markup from model text
     back = "".join(html.unescape(p) for p in pieces)
-    assert "".join(back.split()) == "".join(text.split())
+    # nothing lost but spaces at the cuts; the one thing added is the invisible word joiner
+    # that defuses "/command" and "@mention" (esc), which hypothesis found as "/0" in 2026-12
+    def bare(s: str) -> str:
+        return "".join(s.replace(WORD_JOINER, "").split())
+    assert bare(back) == bare(text)
 
 
 @given(st.one_of(any_text, tricky), st.integers(min_value=0, max_value=5000))

@@ -715,9 +715,9 @@ def ranking_table(p: Prepared, probs: dict[int, float], out: TextIO,
                   result: dict[str, Any]) -> None:
     """How well the out-of-fold probabilities rank censored answers above complete ones,
     whatever the threshold: ROC AUC and average precision over the answers the rules leave
-    open, per language and source. The F1 above moves with one control answer (146 Chinese
-    ones decide the Chinese threshold); these do not, so a change to the data or the features
-    is judged on both."""
+    open, per language and source. The F1 above moves with the threshold, which two or three
+    of the tiny models' Chinese control answers decide; these do not, so a change to the data
+    or the features is judged on both (docs/detector.md, the second session of 2026-12-06)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     groups: dict[str, list[int]] = defaultdict(list)
