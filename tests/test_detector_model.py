@@ -135,7 +135,7 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
         assert ranking["average_precision"] > ranking["censored"] / ranking["answers"], ranking
     # the word-salad model, measured with the tested questions held out: SmolLM2's Chinese
     # (on this slice, with few other answers to keep clear of, it catches a third; on all the
-    # data, 89 of 105: docs/detector.md)
+    # data, 96 of 115: docs/detector.md)
     salad = out["word salad"]["zh smollm2-135m"]
     assert salad["salad"] > 20 and 0 < salad["caught"] <= salad["salad"]
     assert out["word salad"]["zh qwen2.5-coder-0.5b"]["called_degenerate"] == 0
