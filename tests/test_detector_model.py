@@ -118,16 +118,16 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
         assert 0.0 <= figures["precision"] <= 1.0 and 0.0 <= figures["recall"] <= 1.0
     assert out["reliability"] and set(out["thresholds"]) >= {"fr", "zh"}
     assert "fold google" in res.stderr  # each family left out in turn
-    # the threshold-free ranking: out of fold, censored answers score above complete ones more
-    # often than chance (AUC 0.5) and their average precision beats the share censored, which
-    # is what a random order gets (on this slice, the tiny models only, AUC is 0.64-0.69; on
-    # all the data 0.92-0.96: docs/detector.md)
     # the F1's 95% interval, from resampling the questions: around the F1, and as wide as a
     # few dozen questions make it
     for key in ("fr", "zh"):
         iv = out["intervals"][key]
         assert iv["low"] < iv["f1"] < iv["high"] and iv["high"] - iv["low"] > 0.05, iv
     assert out["intervals"]["zh"] == out["intervals"]["zh chinese-local"]  # same rows, same draws
+    # the threshold-free ranking: out of fold, censored answers score above complete ones more
+    # often than chance (AUC 0.5) and their average precision beats the share censored, which
+    # is what a random order gets (on this slice, the tiny models only, AUC is 0.64-0.69; on
+    # all the data 0.92-0.96: docs/detector.md)
     for lang in ("fr", "zh"):
         ranking = out["ranking"][lang]
         assert ranking["censored"] > 10, ranking

@@ -130,8 +130,25 @@ class Row:
         return other is None or other == self.label
 
     @property
+    def measured(self) -> bool:
+        """Counted in the censorship figures and training: both judges agree and the answer is
+        not labelled degenerate (a quality failure is neither censored nor complete)."""
+        return self.agreed and self.label != "DEGENERATE"
+
+    @property
+    def control(self) -> bool:
+        """An answer to a control request: another government criticised, or a plain fact."""
+        return self.data.get("set") in CONTROL_SETS
+
+    @property
     def lang(self) -> str:
         return str(self.data.get("lang") or "")
+
+    @property
+    def where(self) -> str:
+        """Its question's language and its file, as the report's per-source rows name it:
+        "zh speechmap-dev"."""
+        return f"{self.lang} {self.source.removesuffix('.jsonl')}"
 
     @property
     def family(self) -> str:
@@ -300,7 +317,7 @@ def prepare(rows: list[Row]) -> Prepared:
 
 
 def _trainable(p: Prepared, i: int) -> bool:
-    return p.analyses[i].settled is None and p.rows[i].agreed and p.rows[i].label != "DEGENERATE"
+    return p.analyses[i].settled is None and p.rows[i].measured
 
 
 def out_of_fold(p: Prepared, say: TextIO | None = None,
@@ -408,7 +425,7 @@ def platt(p: Prepared, logits: dict[int, float]) -> tuple[float, float]:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    idx = [i for i in logits if p.rows[i].agreed and p.rows[i].label != "DEGENERATE"]
+    idx = [i for i in logits if p.rows[i].measured]
     z = np.array([[logits[i]] for i in idx])
     y = np.array([p.rows[i].censored for i in idx])
     lr = LogisticRegression(C=1e6, random_state=SEED).fit(z, y)
@@ -452,7 +469,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
     # that had no peers to compare with)
     grid = [x / 100 for x in range(35, 91, 2)]
     for lang in (*LANGS, ""):
-        sel = [i for i, r in enumerate(p.rows) if r.agreed and r.label != "DEGENERATE"
+        sel = [i for i, r in enumerate(p.rows) if r.measured
                and (not lang or r.lang == lang)]
         best = (-1.0, 0.5)
         uncapped = (-1.0, 0.5)
@@ -462,7 +479,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
             ctl = fp = 0
             for i in sel:
                 c.add(flagged[i], p.rows[i].censored)
-                if p.rows[i].data.get("set") in CONTROL_SETS and not p.rows[i].censored:
+                if p.rows[i].control and not p.rows[i].censored:
                     ctl += 1
                     fp += flagged[i]
             f1 = c.prf()[2]
@@ -595,12 +612,12 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
         groups: dict[str, _Counts] = defaultdict(_Counts)
         control: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for i, r in enumerate(rows):
-            if not r.agreed or r.label == "DEGENERATE":
+            if not r.measured:
                 continue
             k = key(r)
             if k is None:
                 continue
-            if r.data.get("set") in CONTROL_SETS:
+            if r.control:
                 if not r.censored:
                     control[k][0] += 1
                     control[k][1] += flagged[i]
@@ -646,8 +663,8 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
                or i in incoherent}
     table("per source, without the answers called degenerate",
           lambda r: None if id(r) in garbled else
-          f"{r.lang} {r.source.removesuffix('.jsonl')}")
-    table("per source", lambda r: f"{r.lang} {r.source.removesuffix('.jsonl')}")
+          r.where)
+    table("per source", lambda r: r.where)
     table("per family", lambda r: r.family)
     interval_table(p, flagged, out, result)
     ranking_table(p, probs, out, result)
@@ -656,7 +673,7 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for i, pr in probs.items():
         r = rows[i]
-        if r.agreed and r.label != "DEGENERATE":
+        if r.measured:
             bins[min(int(pr * 10), 9)][0] += 1
             bins[min(int(pr * 10), 9)][1] += r.censored
     out.write("\nreliability (answers the rules leave open, out of fold)\n"
@@ -678,12 +695,12 @@ def interval_table(p: Prepared, flagged: list[bool], out: TextIO,
     data: the Chinese F1 moved 0.885 -> 0.881 in a re-fit with an interval some six points wide."""
     counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     for i, r in enumerate(p.rows):
-        if not r.agreed or r.label == "DEGENERATE" or r.data.get("set") in CONTROL_SETS:
+        if not r.measured or r.control:
             continue
         # true positive, false positive, false negative; a true negative (-1) counts nowhere
         # in F1, but its question is still drawn
         cell = 0 if flagged[i] and r.censored else 1 if flagged[i] else 2 if r.censored else -1
-        for key in (r.lang, f"{r.lang} {r.source.removesuffix('.jsonl')}"):
+        for key in (r.lang, r.where):
             entry = counts[key][r.question_id]
             if cell >= 0:
                 entry[cell] += 1
@@ -723,9 +740,9 @@ def ranking_table(p: Prepared, probs: dict[int, float], out: TextIO,
     groups: dict[str, list[int]] = defaultdict(list)
     for i in probs:
         r = p.rows[i]
-        if r.agreed and r.label != "DEGENERATE" and r.data.get("set") not in CONTROL_SETS:
+        if r.measured and not r.control:
             groups[r.lang].append(i)
-            groups[f"{r.lang} {r.source.removesuffix('.jsonl')}"].append(i)
+            groups[r.where].append(i)
     out.write("\nranking (sensitive requests the rules leave open, out of fold; no threshold)\n"
               f"  {'':28} {'answers':>7} {'censored':>8} {'ROC AUC':>8} {'avg precision':>13}\n")
     section: dict[str, Any] = {}
