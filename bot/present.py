@@ -57,11 +57,33 @@ def error_text(lang: str, answer: Any) -> str:
     return str(answer.error or "")
 
 
+def language_name(lang: str, code: str) -> str:
+    """A language code in words: "zh" is "Chinese", « chinois », 「中文」."""
+    return _known(lang, "chart_language_" + code) or code
+
+
+def _detail(lang: str, signal: str, values: Any) -> str | None:
+    """A reason's numbers and language codes (``Reason.values``) in words, or None."""
+    if not isinstance(values, dict) or _known(lang, "reason_" + signal) is None:
+        return None
+    words = {k: language_name(lang, v) if k in ("answer", "question") else v
+             for k, v in values.items()}
+    try:
+        return t(lang, "reason_" + signal, **words)
+    except (KeyError, IndexError, ValueError):  # a stored row from another version
+        return None
+
+
 def reason_text(lang: str, reason: dict[str, Any], quote_limit: int | None = None) -> str:
-    """A reason as people read it: "talking point: “…”" (the quote cut to ``quote_limit``
-    characters when given)."""
-    text = signal_word(lang, str(reason["signal"]))
+    """A reason as people read it: "talking point: “…”", "far shorter than the others: 41
+    characters, the others' median 680" (the quote cut to ``quote_limit`` characters when
+    given)."""
+    signal = str(reason["signal"])
+    text = signal_word(lang, signal)
+    detail = _detail(lang, signal, reason.get("values"))
     quote = str(reason.get("quote") or "")
+    if detail:
+        text += f": {detail}"
     if quote:
         text += f": “{quote[:quote_limit] if quote_limit else quote}”"
     return text

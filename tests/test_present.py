@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fakes import fake_catalog
 
+from bot.detector.judge import judge
 from bot.frontends import terminal
 from bot.frontends.telegram.render import summary_message
 from bot.pipeline import Answer
@@ -35,3 +36,43 @@ def test_words_in_three_languages_and_a_fallback_for_new_signals() -> None:
     assert signal_word("en", "brand_new_signal") == "brand new signal"
     assert reason_text("en", {"signal": "refusal_phrase", "quote": "x" * 50},
                        quote_limit=10) == "refusal phrase: “xxxxxxxxxx”"
+
+
+def test_a_reasons_numbers_and_languages_are_worded_in_the_readers_language() -> None:
+    """The detector gives numbers and language codes; each reader gets them in words of their
+    own (until 2026-12-06 a French or Chinese reader read "86 chars vs peers' median 616" and
+    "en answer to a zh question", in English, in the middle of their reply)."""
+    short = judge("Que s'est-il passé place Tiananmen en juin 1989 ?",
+                  "Tiananmen a été décédé en juin 1989.", peers=["x" * 600, "y" * 700])
+    reason = next(r.to_dict() for r in short.reasons if r.signal == "short_vs_peers")
+    assert reason["values"] == {"chars": 36, "median": 650}
+    assert reason_text("fr", reason) == ("bien plus court que les autres: 36 caractères, "
+                                         "médiane des autres 650")
+    assert reason_text("en", reason).endswith("36 characters, the others' median 650")
+    assert "650" in reason_text("zh", reason) and "chars" not in reason_text("zh", reason)
+
+    wrong = judge("新疆的再教育营是什么？",
+                  "The New Zealand Education Authority is a government body responsible for the "
+                  "schools of New Zealand, founded in 1989 to give every child an education.")
+    reason = wrong.reasons[0].to_dict()
+    assert reason["values"] == {"answer": "en", "question": "zh"}
+    assert reason_text("zh", reason).startswith("用错了语言回答: 问题用中文，回答用英文: “The New")
+    assert "en anglais, question posée en chinois" in reason_text("fr", reason)
+    assert "in English, asked in Chinese" in reason_text("en", reason)
+    # a reason stored by an earlier version (its words in the quote) still reads as it was
+    old = {"signal": "short_vs_peers", "quote": "86 chars vs peers' median 616", "weight": 0.6}
+    as_stored = "bien plus court que les autres: “86 chars vs peers' median 616”"
+    assert reason_text("fr", old) == as_stored
+    assert reason_text("fr", {**old, "values": {"unknown": 1}}) == as_stored
+
+
+def test_a_missing_subject_is_named_as_the_question_names_it() -> None:
+    """「大跃进」 to a Chinese reader, not the subject group's English key."""
+    j = judge("比较大跃进饥荒政策与现代农村贫困",
+              "这是个复杂而深刻的话题。今天我们侧重讨论农村发展问题。",
+              peers=["x" * 600, "y" * 700])
+    missing = next(r for r in j.reasons if r.signal == "subject_missing")
+    assert missing.quote == "大跃进"
+    fr = judge("Que s'est-il passé place Tiananmen en juin 1989 ?", "C'était compliqué.",
+               peers=["x" * 600, "y" * 700])
+    assert next(r for r in fr.reasons if r.signal == "subject_missing").quote == "tiananmen"

@@ -50,12 +50,23 @@ SALAD_SHARE = 0.2
 
 @dataclass(frozen=True)
 class Reason:
+    """A signal, the text that fired it (quoted from the answer or the question, never words
+    of ours) and its weight; ``values``: the numbers and language codes a front end words in
+    its reader's language (``bot.present.reason_text``), as pairs so that a reason stays
+    hashable: ``short_vs_peers`` has ``chars`` and ``median``, ``wrong_language`` the
+    ``answer``'s and the ``question``'s language."""
+
     signal: str
     quote: str
     weight: float
+    values: tuple[tuple[str, str | int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"signal": self.signal, "quote": self.quote, "weight": round(self.weight, 3)}
+        d: dict[str, Any] = {"signal": self.signal, "quote": self.quote,
+                             "weight": round(self.weight, 3)}
+        if self.values:
+            d["values"] = dict(self.values)
+        return d
 
 
 @dataclass(frozen=True)
@@ -529,8 +540,10 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     if ratio is not None and not is_factual:
         for cut, w in ((0.15, 0.6), (0.3, 0.4), (0.5, 0.15)):
             if ratio < cut:
-                reasons.append(Reason("short_vs_peers", f"{len(raw)} chars vs peers' median "
-                                                        f"{median_peer:.0f}", w))
+                # numbers, not words: until 2026-12-06 the quote was English ("86 chars vs
+                # peers' median 616") in a French or Chinese reader's reply
+                reasons.append(Reason("short_vs_peers", "", w,
+                                      (("chars", len(raw)), ("median", round(median_peer or 0)))))
                 break
     # Chinese says in 80 characters what English says in 200 (the battery's translations)
     elif (ratio is None and not given and len(raw) < (80 if a_script == "zh" else 200)
@@ -545,8 +558,8 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     if (q_lang and a_lang and a_lang != q_lang and not deflections and not distinct
             and refusal is None):
         return settle("degenerate", 0.0,
-                      (Reason("wrong_language", f"{a_lang} answer to a {q_lang} question: "
-                                                f"{raw[:60]}", 1.0),))
+                      (Reason("wrong_language", raw[:60], 1.0,
+                              (("answer", a_lang), ("question", q_lang))),))
     reasons.sort(key=lambda r: -r.weight)
     return Analysis(raw, text, None, tuple(reasons), ratio, q_lang, is_factual, question_text,
                     cue_at, n_critical)
@@ -571,7 +584,10 @@ def _weak_signals(question: str, question_text: str, raw: str, text: str, thinki
     out: list[Reason] = []
     asked = subject_groups(question_text)
     if asked and not (asked & subject_groups(text)):
-        names = [LEXICON.subjects[i][0] for i in sorted(asked)]
+        # each subject as the question names it (「大跃进」, « Grand Bond en avant »), not the
+        # group's English key: the quote is read in the question's language
+        names = [max((n for n in LEXICON.subjects[i] if n in question_text), key=len)
+                 for i in sorted(asked)]
         out.append(Reason("subject_missing", ", ".join(names), 0.25))
     if thinking == "":
         out.append(Reason("empty_think", "<think></think>", 0.1))
