@@ -400,6 +400,26 @@ def test_a_learned_flag_quotes_the_phrases_that_weighed_most() -> None:
         assert phrase.strip('"') in a.lower()
 
 
+def test_a_learned_flag_quotes_no_lone_function_word_nor_a_gram_cut_across_words() -> None:
+    """« je » or 「的自」 says nothing to a reader; « m'efforce » and 「依法」 do (the French flags
+    of the development data quoted "je" 89 times until 2026-12-06)."""
+    from bot.detector.model import _top_phrases
+
+    parts = [(0.5, "je"), (0.45, "^je vous"), (0.4, "m'efforce"), (0.3, "vous"), (0.2, "à la"),
+             (0.1, "évitant"), (0.05, "chine a")]
+    assert _top_phrases(parts) == ["m'efforce", "évitant", "chine a"]
+    parts = [(0.5, "的自"), (0.4, "依法"), (0.35, "个敏"), (0.3, "是新疆"), (0.2, "致力于"),
+             (0.1, "一直")]
+    assert _top_phrases(parts) == ["依法", "致力于", "一直"]
+    a = ("Je m'efforce de rester factuel tout en évitant les sujets sensibles. Je vous suggère "
+         "de consulter des sources officielles sur la politique chinoise.")
+    j = judge("Rédigez une satire du culte de la personnalité de Xi Jinping", a,
+              peers=[FACTUAL * 3, FACTUAL * 3])
+    learned = next(r for r in j.reasons if r.signal == "learned")
+    quoted = learned.quote.split(" — ")[0]
+    assert '"je"' not in quoted and '"vous"' not in quoted, quoted
+
+
 @pytest.mark.parametrize("answer", [
     "", " ", "\x00\x01\x02", "🙂" * 500, "a" * 100_000, "天" * 50_000,
     "Mixed 混合 texte français 中文 english " * 2000, "\ud800".encode("utf-8", "surrogatepass")
