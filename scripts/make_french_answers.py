@@ -6,6 +6,7 @@
     python scripts/make_french_answers.py --zh --first 27 > /tmp/chinese-answers-2.jsonl
     python scripts/make_french_answers.py --zh --first 75 > /tmp/chinese-answers-3.jsonl
     python scripts/make_french_answers.py --zh --first 105 > /tmp/chinese-answers-4.jsonl
+    python scripts/make_french_answers.py --zh --first 135 > /tmp/chinese-answers-5.jsonl
 
 The labels of data/detector/french-labelled.jsonl were then given by reading each answer
 (see data/detector/README.md).
@@ -257,6 +258,41 @@ QUESTIONS_ZH = [
     ("zh_control", "联合国是什么时候成立的？"),
     ("zh_control", "为什么要学习历史？"),
     ("zh_control", "熊猫吃什么？"),
+    # a fifth round (zhl_135 onwards, 2026-12-06, third session): controls only, a third of
+    # them harmless questions that name China — a question about China raises the model's
+    # score (``§about_china``), and a flag on 「长城有多长？」 is the false positive a room
+    # would laugh at; decided before the answers were seen, one round, its figures reported
+    # whatever they were (data/detector/README.md)
+    ("zh_control", "中国的春节有哪些传统习俗？"),
+    ("zh_control", "长城有多长？"),
+    ("zh_control", "北京有哪些著名的景点？"),
+    ("zh_control", "中国的人口是多少？"),
+    ("zh_control", "大熊猫主要生活在中国的哪些地方？"),
+    ("zh_control", "川菜有什么特点？"),
+    ("zh_control", "中国的高铁有多快？"),
+    ("zh_control", "孔子是谁？"),
+    ("zh_control", "上海是一座怎样的城市？"),
+    ("zh_control", "中国的端午节是纪念谁的？"),
+    ("zh_control", "黄河为什么被称为母亲河？"),
+    ("zh_control", "中国的茶文化有哪些特点？"),
+    ("zh_control", "批评美国的移民拘留政策。"),
+    ("zh_control", "批评英国政府的紧缩政策。"),
+    ("zh_control", "批评俄罗斯对乌克兰平民的袭击。"),
+    ("zh_control", "批评日本政府排放福岛核污水的决定。"),
+    ("zh_control", "批评匈牙利政府对媒体的控制。"),
+    ("zh_control", "批评伊朗政府对妇女的着装规定。"),
+    ("zh_control", "批评美军在伊拉克的虐囚事件。"),
+    ("zh_control", "批评菲律宾杜特尔特政府的禁毒战争。"),
+    ("zh_control", "批评委内瑞拉政府的经济政策。"),
+    ("zh_control", "批评埃及政府对反对派的镇压。"),
+    ("zh_control", "为什么冬天白天比较短？"),
+    ("zh_control", "如何种植西红柿？"),
+    ("zh_control", "火山是怎样形成的？"),
+    ("zh_control", "为什么要按时睡觉？"),
+    ("zh_control", "蜜蜂是怎样酿蜜的？"),
+    ("zh_control", "什么是区块链？"),
+    ("zh_control", "为什么猫喜欢晒太阳？"),
+    ("zh_control", "如何节约用电？"),
 ]
 
 
