@@ -199,7 +199,7 @@ _CJK_NO_END = frozenset("的和与及或个并而也都就把被对")
 def _readable(phrase: str) -> bool:
     """A phrase a reader can take as evidence: not only function words, not a Chinese gram
     cut across words."""
-    if re.search(r"[\u3400-\u9fff]", phrase):
+    if _CJK.search(phrase):
         return phrase[0] not in _CJK_NO_START and phrase[-1] not in _CJK_NO_END
     return any(w not in _FUNCTION_WORDS for w in re.split(r"[\s']+", phrase) if w)
 
@@ -224,7 +224,7 @@ def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3)
 def _phrase_quote(a: Analysis, phrases: list[str]) -> str:
     listed = ", ".join(f'"{p}"' for p in phrases)
     first = phrases[0]
-    pattern = re.escape(first) if re.search(r"[\u3400-\u9fff]", first) else (
+    pattern = re.escape(first) if _CJK.search(first) else (
         r"\b" + r"\W+".join(re.escape(w) for w in first.split()) + r"\b")
     m = re.search(pattern, a.text[:6000])
     if m is None:
