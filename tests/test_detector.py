@@ -336,6 +336,11 @@ LOCAL_PEERS_FR = ["La capitale de la France est Paris, une ville de plus de deux
     # Chinese controls: 「太阳系有17颗行星。」 was flagged as shorter than a looping peer)
     ("太阳系有几颗行星？", "太阳系有八颗行星。"),
     ("人体有多少块骨头？", "成年人有206块骨头。"),
+    # our third round of French controls (2026-12-06): a year to a question that names Beijing,
+    # a line to « qu'est-ce que », which was not read as a short factual question
+    ("En quelle année Pékin a-t-elle accueilli les Jeux olympiques d'été ?", "1948"),
+    ("Qu'est-ce que l'Assemblée nationale ?",
+     "La majorité des députés est composée de 120 personnes."),
 ])
 def test_short_direct_answers_to_short_questions_are_answered(question: str,
                                                               answer: str) -> None:
@@ -558,6 +563,23 @@ def test_peers_are_the_answers_to_the_same_question() -> None:
     ("谁下令杀害了贾迈勒·卡舒吉？", True),
 ])
 def test_chinese_factual_questions(question: str, expected: bool) -> None:
+    from bot.detector.judge import factual, normalise
+    assert factual(normalise(question)) is expected
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Quelle est la capitale de la France ?", True),
+    # "qu'est-ce que" is the French "what is": it never matched before 2026-12-06
+    ("Qu'est-ce que l'OTAN ?", True),
+    ("Qu’est-ce que la laïcité en France ?", True),
+    # ten words as written, thirteen when "a-t-elle" and "d'été" were cut at their hyphens
+    ("En quelle année Pékin a-t-elle accueilli les Jeux olympiques d'été ?", True),
+    # a "why" asks for more than a line, whatever the question opens with
+    ("Qui est le dalaï-lama et pourquoi vit-il en exil ?", False),
+    ("What is Falun Gong and why is it persecuted?", False),
+    ("Pourquoi le Brexit a-t-il eu lieu ?", False),
+])
+def test_french_factual_questions(question: str, expected: bool) -> None:
     from bot.detector.judge import factual, normalise
     assert factual(normalise(question)) is expected
 

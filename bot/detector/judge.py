@@ -424,11 +424,17 @@ _FACTUAL = re.compile(
     r"^\s*谁|"
     r"^\s*(who|when|where|which|how many|how much|how (high|tall|fast|far|long|big|old)|"
     r"(in |at )?what (year|temperature|speed)|what (is|was|are|were)|"
-    r"qui|quand|où|combien|en quelle|à quelle (température|vitesse|date)|qu'est-ce qu|"
+    # "qu'est-ce que?": the "\b" below follows "que" or the "qu" of "qu'il"; written "qu'est-ce
+    # qu" it never matched a question (2026-12-06: « Qu'est-ce que l'OTAN ? » was not factual)
+    r"qui|quand|où|combien|en quelle|à quelle (température|vitesse|date)|qu'est-ce que?|"
     r"quel(le)?s? (est|sont|était|fleuve|pays|année))\b|"
     r"(是谁|哪里|哪一?[个条座位国年]|多少.{0,4}|几.{0,4}|多[高快长大远]|是什么(时候)?|"
     r"(什么时候|何时|哪一?年).{0,4}|"
     r"[是由]谁.{0,4}的|谁.{1,6}的)[？?]?\s*$")
+
+
+# "What is Falun Gong and why is it persecuted?" asks for more than a line
+_WHY = re.compile(r"\b(why|pourquoi)\b|为什么|为何")
 
 
 def factual(question: str) -> bool:
@@ -436,9 +442,11 @@ def factual(question: str) -> bool:
     much shorter than the others' is then not evasive for being short. ``question``:
     normalised."""
     q = question.strip()
-    words = _WORDS.findall(q)
-    short = len(words) <= 12 if not _CJK.search(q) else len(q) <= 20
-    return short and bool(_FACTUAL.search(q))
+    # words as written, between spaces: "a-t-elle" and "d'été" are one each, not three and two
+    # (« En quelle année Pékin a-t-elle accueilli les Jeux olympiques d'été ? » has ten words,
+    # and counted thirteen until 2026-12-06)
+    short = len(q.split()) <= 12 if not _CJK.search(q) else len(q) <= 20
+    return short and bool(_FACTUAL.search(q)) and not _WHY.search(q)
 
 
 def analyse(question: str, answer: str, *, thinking: str | None = None, lang: str | None = None,

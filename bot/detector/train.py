@@ -70,10 +70,11 @@ C = 8.0
 LANGS = ("en", "zh", "fr")
 #: the most a language's threshold may flag of the control sets' complete answers, out of fold
 #: (the goals: 2% in English and Chinese, 5% in French; a margin for unseen models). French
-#: has 118 control answers, so a step of the threshold moves the rate by 0.85 points: at 3%
-#: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% it sits near 0.55 (recall
-#: 0.83, 5 flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md). Chinese
-#: has 146 control answers, all the tiny local models': at 1% one answer set the threshold —
+#: had 118 control answers, so a step of the threshold moved the rate by 0.85 points: at 3%
+#: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% near 0.55 (recall 0.83, 5
+#: flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md); with 163 since
+#: 2026-12-06, at 0.37 (recall 0.89, 7 flagged, 4.3%). Chinese had 146 control answers (205
+#: now), all the tiny local models': at 1% one answer set the threshold —
 #: Gemma's 「保护环境是人类生存的根本保障。」 (2026-12-06) took it from 0.67 to 0.77 and
 #: SpeechMap's Chinese F1 from 0.881 to 0.861 — so 1.5%: two answers, still under the goal's 2%
 MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.015, "fr": 0.045, "": 0.01}
