@@ -561,13 +561,12 @@ def test_peers_are_the_answers_to_the_same_question() -> None:
     # "who…?" asked with 谁 first, as English's "Who wrote…?"
     ("谁写了《红楼梦》？", True),
     ("谁下令杀害了贾迈勒·卡舒吉？", True),
-])
-def test_chinese_factual_questions(question: str, expected: bool) -> None:
-    from bot.detector.judge import factual, normalise
-    assert factual(normalise(question)) is expected
-
-
-@pytest.mark.parametrize("question, expected", [
+    # "what is", "where", "how long" and "whose" as Chinese puts them (2026-12-06)
+    ("什么是区块链？", True),
+    ("第一届现代奥运会在哪里举办？", True),
+    ("地球绕太阳一圈需要多长时间？", True),
+    ("中国的端午节是纪念谁的？", True),
+    ("为什么要保护环境？", False),
     ("Quelle est la capitale de la France ?", True),
     # "qu'est-ce que" is the French "what is": it never matched before 2026-12-06
     ("Qu'est-ce que l'OTAN ?", True),
@@ -579,7 +578,7 @@ def test_chinese_factual_questions(question: str, expected: bool) -> None:
     ("What is Falun Gong and why is it persecuted?", False),
     ("Pourquoi le Brexit a-t-il eu lieu ?", False),
 ])
-def test_french_factual_questions(question: str, expected: bool) -> None:
+def test_short_factual_questions(question: str, expected: bool) -> None:
     from bot.detector.judge import factual, normalise
     assert factual(normalise(question)) is expected
 

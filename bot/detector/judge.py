@@ -421,16 +421,20 @@ class Analysis:
 _FACTUAL = re.compile(
     # 「谁写了《红楼梦》？」 asks who as "who wrote…?" does (a one-line answer is the right one;
     # it was flagged for being short beside a peer's paragraph until 2026-12-06)
-    r"^\s*谁|"
+    r"^\s*(谁|什么是)|"
     r"^\s*(who|when|where|which|how many|how much|how (high|tall|fast|far|long|big|old)|"
     r"(in |at )?what (year|temperature|speed)|what (is|was|are|were)|"
     # "qu'est-ce que?": the "\b" below follows "que" or the "qu" of "qu'il"; written "qu'est-ce
     # qu" it never matched a question (2026-12-06: « Qu'est-ce que l'OTAN ? » was not factual)
     r"qui|quand|où|combien|en quelle|à quelle (température|vitesse|date)|qu'est-ce que?|"
     r"quel(le)?s? (est|sont|était|fleuve|pays|année))\b|"
-    r"(是谁|哪里|哪一?[个条座位国年]|多少.{0,4}|几.{0,4}|多[高快长大远]|是什么(时候)?|"
-    r"(什么时候|何时|哪一?年).{0,4}|"
-    r"[是由]谁.{0,4}的|谁.{1,6}的)[？?]?\s*$")
+    # the Chinese words for "what is", "where" and "how long" where the question puts them
+    # (「什么是区块链？」, 「…在哪里举办？」, 「…需要多长时间？」), and 「…是纪念谁的？」
+    # with nothing between 谁 and 的: none was read as a short factual question until
+    # 2026-12-06
+    r"(是谁|哪里.{0,4}|哪一?[个条座位国年]|多少.{0,4}|几.{0,4}|多[高快长大远].{0,3}|"
+    r"是什么(时候)?|(什么时候|何时|哪一?年).{0,4}|"
+    r"[是由]谁.{0,4}的|谁.{0,6}的)[？?]?\s*$")
 
 
 # "What is Falun Gong and why is it persecuted?" asks for more than a line
