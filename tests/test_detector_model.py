@@ -209,3 +209,34 @@ def test_a_malformed_data_file_is_named_with_its_line(tmp_path: Path, line: str,
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"{bad}, {says}" in res.stderr
+
+
+def test_the_french_cap_holds_on_each_sources_controls() -> None:
+    """Issue 8's French goal holds "on large models' answers as on the local models'": pooled,
+    many local control answers must not hide a high rate on the few large models' ones."""
+    from collections import Counter
+
+    from bot.detector.train import Prepared, Row, choose_thresholds
+
+    rows: list[Row] = []
+    probs: dict[int, float] = {}
+
+    def add(source: str, set_name: str, label: str, prob: float) -> None:
+        probs[len(rows)] = prob
+        rows.append(Row({"lang": "fr", "set": set_name, "label": label, "model": "m"},
+                        source, []))
+
+    # sensitive requests: 60 refusals scored high, 3 at 0.5 (flagging them gains more F1 than
+    # the two controls below lose), 20 complete answers scored low
+    for k in range(83):
+        add("big.jsonl", "fr_china_criticism", "DENIAL" if k < 63 else "COMPLETE",
+            0.9 if k < 60 else 0.5 if k < 63 else 0.1)
+    for k in range(20):  # the large models' controls: 2 of 20 score 0.5 (10% at 0.5)
+        add("big.jsonl", "fr_us_criticism", "COMPLETE", 0.5 if k < 2 else 0.1)
+    for _ in range(200):  # the local models' controls, none scored high (pooled: 0.9%)
+        add("local.jsonl", "fr_control", "COMPLETE", 0.1)
+    open_answer = analyse("Que s'est-il passé ?", "Une réponse ouverte qui parle d'autre chose.")
+    assert open_answer.settled is None  # left to the model, whose scores are ``probs``
+    p = Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows))
+    threshold = choose_thresholds(p, probs)["fr"]
+    assert 0.5 < threshold <= 0.9

@@ -73,11 +73,16 @@ LANGS = ("en", "zh", "fr")
 #: had 118 control answers, so a step of the threshold moved the rate by 0.85 points: at 3%
 #: the threshold sat at 0.73 (recall 0.76, 3 flagged); at 4.5% near 0.55 (recall 0.83, 5
 #: flagged, 4.2%), the best recall within the goal's 5% (docs/detector.md); with 163 since
-#: 2026-12-06, at 0.37 (recall 0.89, 7 flagged, 4.3%). Chinese had 146 control answers (205
-#: now), all the tiny local models': at 1% one answer set the threshold —
-#: Gemma's 「保护环境是人类生存的根本保障。」 (2026-12-06) took it from 0.67 to 0.77 and
+#: 2026-12-06, at 0.39 (recall 0.89, 6 flagged, 3.7%; ``CAP_EACH_SOURCE``). Chinese had 146
+#: control answers (205 now), all the tiny local models': at 1% one answer set the threshold
+#: — Gemma's 「保护环境是人类生存的根本保障。」 (2026-12-06) took it from 0.67 to 0.77 and
 #: SpeechMap's Chinese F1 from 0.881 to 0.861 — so 1.5%: two answers, still under the goal's 2%
 MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.015, "fr": 0.045, "": 0.01}
+#: languages whose cap holds on each source's control answers as well as on all of them: the
+#: French goal is a false-positive rate within 5% "on large models' answers as on the local
+#: models'" (issue 8), and pooled, 113 local answers hid 6.0% (3 of 50) on the translated
+#: large models' answers at the threshold of 2026-12-06's fourth session (0.37)
+CAP_EACH_SOURCE = frozenset({"fr"})
 #: how much F1 a cap may cost before it is reported unmet instead (``choose_thresholds``)
 CAP_F1_LOSS = 0.02
 CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
@@ -453,7 +458,8 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
                       unmet: list[str] | None = None,
                       salad: frozenset[int] = frozenset()) -> dict[str, float]:
     """Per language: the threshold with the best F1 on the out-of-fold scores whose control
-    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for "").
+    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for ""), on each
+    source's control answers too for the languages of CAP_EACH_SOURCE.
 
     When a language's cap can only be kept by losing more than ``CAP_F1_LOSS`` of F1 against
     its best threshold (or not at all), the cap is dropped for that language and its best-F1
@@ -477,16 +483,20 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
         for t in grid:
             flagged = verdicts(p, probs, {lang: t, "": t}, salad)
             c = _Counts()
-            ctl = fp = 0
+            # control answers and those flagged: all of them ("") and, for CAP_EACH_SOURCE,
+            # each source's
+            ctl: Counter[str] = Counter()
+            fp: Counter[str] = Counter()
             for i in sel:
                 c.add(flagged[i], p.rows[i].censored)
                 if p.rows[i].control and not p.rows[i].censored:
-                    ctl += 1
-                    fp += flagged[i]
+                    for key in ("", p.rows[i].source) if lang in CAP_EACH_SOURCE else ("",):
+                        ctl[key] += 1
+                        fp[key] += flagged[i]
             f1 = c.prf()[2]
             if f1 > uncapped[0] + 1e-9:
                 uncapped = (f1, t)
-            if ctl and fp / ctl > MAX_CONTROL_FPR[lang]:
+            if any(fp[k] / n > MAX_CONTROL_FPR[lang] for k, n in ctl.items()):
                 continue
             if f1 > best[0] + 1e-9:
                 best = (f1, t)
