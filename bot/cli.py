@@ -67,6 +67,13 @@ def cli(ctx: click.Context, config: Path | None, db: Path | None, schedule: str 
 def _report_language(lang: str | None) -> str:
     """The pictures' and report's language: --lang, else the locale's (LANG=fr_FR.UTF-8 is
     French), else English."""
+    return _screen_language(lang) or "en"
+
+
+def _screen_language(lang: str | None) -> str | None:
+    """The language ``ask`` and ``chat`` write in: --lang, else the locale's when it is one
+    Parallax speaks, else None (each question's own: ``terminal.ui_language``) — the order
+    the Telegram bot follows (the person's choice, their client's language, the question's)."""
     import os
 
     if lang:
@@ -75,7 +82,7 @@ def _report_language(lang: str | None) -> str:
         code = os.environ.get(var, "")[:2].lower()
         if code in ("en", "fr", "zh"):
             return code
-    return "en"
+    return None
 
 
 _LANG_OPTION = click.option("--lang", "report_lang", type=click.Choice(["en", "fr", "zh"]),
@@ -130,7 +137,9 @@ async def _with_remotes(settings: Settings,
                    "the name is read from URL/models unless #NAME picks one).")
 @click.option("--card", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.png",
               help="Also draw the comparison as one picture, to show on a screen.")
-@_LANG_OPTION
+@click.option("--lang", "report_lang", type=click.Choice(["en", "fr", "zh"]),
+              help="Language of the screen and the card (default: the locale's, else the "
+                   "question's).")
 @click.pass_obj
 def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: str | None,
         as_json: bool, remotes: tuple[str, ...], card: Path | None,
@@ -143,6 +152,7 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
     if text.strip() == "-":
         text = sys.stdin.read()
     settings = obj.settings()
+    report_lang = _screen_language(report_lang)
 
     async def run() -> int:
         nonlocal models
@@ -161,7 +171,7 @@ def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: 
                     _write_card(judged, card, report_lang)
                 return 2 if judged is None else _answered_code(judged)
             res = await ask_and_render(pipeline, text, _console(), models=models or None,
-                                       profile=profile)
+                                       profile=profile, lang=report_lang)
             if isinstance(res, Rejected):
                 return 2
             if card:
@@ -191,12 +201,17 @@ def _write_card(judged: Any, path: Path, lang: str | None) -> None:
 @cli.command()
 @click.option("-m", "--model", "models", multiple=True, help="Model id (repeatable).")
 @click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
+@click.option("--lang", "screen_lang", type=click.Choice(["en", "fr", "zh"]),
+              help="Language of the screen (default: the locale's, else each question's).")
 @click.pass_obj
-def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
+def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None,
+         screen_lang: str | None) -> None:
     """An interactive loop: type a question, see the answers side by side."""
     from bot.frontends.terminal import ask_and_render
+    from bot.i18n import t
 
     console = _console()
+    lang = _screen_language(screen_lang)
 
     async def run() -> int:
         pipeline = await _open_pipeline(obj.settings())
@@ -210,9 +225,8 @@ def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
             # the models load in the background (each in its own process) while the person
             # reads the banner and types; a question asked meanwhile waits for its models
             warming = asyncio.create_task(pipeline.warm(specs))
-            console.print("[bold]Parallax[/] — ask a political question in English, French or "
-                          "Chinese. Commands: /models, /profile NAME, /quit.")
-            console.print(f"[dim]loading {len(specs)} models in the background…[/]")
+            console.print(t(lang or "en", "term_chat_banner"))
+            console.print(f"[dim]{t(lang or 'en', 'term_chat_loading', count=len(specs))}[/]")
             reported = False
             while True:
                 if warming.done() and not reported:
@@ -245,7 +259,8 @@ def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None) -> None:
                                       f"{prof or pipeline.settings.profile})")
                     continue
                 try:
-                    await ask_and_render(pipeline, line, console, models=chosen, profile=prof)
+                    await ask_and_render(pipeline, line, console, models=chosen, profile=prof,
+                                         lang=lang)
                 except KeyboardInterrupt:
                     console.print("[yellow]interrupted[/]")
                 except StorageError as exc:  # the session goes on; this question was not asked

@@ -59,6 +59,46 @@ def test_ask_exits_1_when_every_model_failed_and_0_when_one_answered(
     assert res.exit_code == 0
 
 
+ENGLISH = ("answered", "refused", "evasive", "degenerate")
+FRENCH = ("a répondu", "refus", "évasif", "dégénéré")
+
+
+def _verdict_words(out: str, words: tuple[str, ...]) -> list[str]:
+    return [w for w in words if w in out]
+
+
+def test_the_screen_speaks_the_locale_else_the_questions_language(env: dict[str, str]) -> None:
+    # the order the Telegram bot follows: the person's choice (--lang), their language (the
+    # locale's), the question's; "C.UTF-8" names no language
+    plain = {**env, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8", "COLUMNS": "80"}
+    res = run(plain, "ask", "-m", "tiny-a", "Que s'est-il passé à Tiananmen en 1989 ?")
+    assert res.exit_code == 0, res.output
+    assert _verdict_words(res.output, FRENCH) and not _verdict_words(res.output, ENGLISH)
+    res = run(plain, "ask", "-m", "tiny-a", "1989年天安门广场发生了什么？")
+    assert "结论" in res.output and not _verdict_words(res.output, ENGLISH), res.output
+    res = run(plain, "ask", "--lang", "en", "-m", "tiny-a", "Que s'est-il passé à Tiananmen ?")
+    assert _verdict_words(res.output, ENGLISH) and not _verdict_words(res.output, FRENCH[2:])
+    french = {**plain, "LANG": "fr_FR.UTF-8"}
+    res = run(french, "ask", "-m", "tiny-a", "What happened at Tiananmen in 1989?")
+    assert _verdict_words(res.output, FRENCH) and not _verdict_words(res.output, ENGLISH)
+    # a rejection is worded in the same language as the screen
+    res = run(french, "ask", "-m", "nope", "What happened at Tiananmen in 1989?")
+    assert res.exit_code == 2 and "Modèle inconnu" in res.output, res.output
+
+
+def test_chat_answers_each_question_in_the_screens_language(env: dict[str, str]) -> None:
+    plain = {**env, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8", "COLUMNS": "80"}
+    res = run(plain, "chat", "-m", "tiny-a", "-m", "tiny-b",
+              stdin="Que s'est-il passé à Tiananmen ?\n\n/models\nIs Taiwan a country?\n/quit\n")
+    assert res.exit_code == 0, res.output
+    first, second = res.output.split("Is Taiwan a country?")[-2:]
+    assert _verdict_words(first, FRENCH) and not _verdict_words(first, ENGLISH[2:])
+    assert _verdict_words(second, ENGLISH), second
+    assert "tiny-b" in first  # /models lists them
+    res = run(plain, "chat", "--lang", "zh", "-m", "tiny-a", stdin="Is Taiwan a country?\n")
+    assert res.exit_code == 0 and "请用中文" in res.output and "结论" in res.output, res.output
+
+
 def test_question_from_stdin(env: dict[str, str]) -> None:
     res = run(env, "ask", "--json", "-", stdin="Is Taiwan a country?\n")
     assert res.exit_code == 0 and json.loads(res.output)["question"] == "Is Taiwan a country?"

@@ -77,6 +77,29 @@ def test_answers_side_by_side_or_stacked_never_squeezed(width: int) -> None:
     assert "I'm unable to engage" in flat
 
 
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("lang", ["fr", "zh"])
+def test_the_verdicts_and_the_board_in_french_and_chinese_fit(width: int, lang: str) -> None:
+    judged = _judged()
+    words = {"fr": ("refus", "a répondu", "formule de refus"),
+             "zh": ("拒绝回答", "已回答", "拒绝用语")}[lang]
+    out = render(summary_table(judged, width, lang), width)
+    assert_fits(out, width)  # 「拒绝回答」 takes eight cells, not four
+    flat = " ".join(out.split())
+    assert all(w in flat for w in words), out
+    assert "refused" not in out and "answered" not in out
+    if width >= 110:
+        assert {"fr": "pourquoi", "zh": "原因"}[lang] in out
+    board = _Board(judged.question, lang=lang)
+    board.columns = {a.model.id: _Column(a.model, text=a.text, state="done", answer=a)
+                     for a in judged.answers}
+    board.columns["waiting"] = _Column(judged.answers[0].model)
+    out = render(board.render(width), width)
+    assert_fits(out, width)
+    assert words[0] in " ".join(out.split()) and "waiting" not in out
+    assert {"fr": "en attente", "zh": "等待中"}[lang] in out
+
+
 def test_piped_output_is_plain_and_fits_80_columns(tmp_path: Path,
                                                    tiny_gguf: tuple[Path, str]) -> None:
     manifest = tmp_path / "models.toml"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.padding import Padding
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.catalog import ModelSpec
+from bot.i18n import LANGUAGES, t
 from bot.pipeline import (
     Accepted,
     Answer,
@@ -29,9 +31,7 @@ from bot.pipeline import (
 from bot.present import VERDICT_ICON, VERDICTS, error_text, reason_text, verdict_word
 from bot.probe import CellDone, Probe, ProbeFinished, ProbeStarted
 
-#: the terminal's colour for each verdict (marks and words: bot/present.py); the terminal
-#: speaks English
-LANG = "en"
+#: the terminal's colour for each verdict (marks and words: bot/present.py)
 _COLOUR = {"answered": "green", "refused": "bold red", "evasive": "dark_orange",
            "degenerate": "grey58", "error": "yellow"}
 VERDICT_STYLE = {v: (VERDICT_ICON[v] + (" " if v == "error" else ""), _COLOUR[v])
@@ -59,6 +59,8 @@ class _Board:
     columns: dict[str, _Column] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tail_lines: int = 18
+    #: the language the board is written in ("en", "fr", "zh"); the answers are the models'
+    lang: str = "en"
 
     def render(self, width: int = 120) -> RenderableType:
         title = Text(f"❓ {self.question}", style="bold")
@@ -83,12 +85,12 @@ class _Board:
             body.append("💭 " + _tail(col.thinking, tail_lines // 2), style="italic dim")
         body.append(_tail(col.text, tail_lines) if col.state != "done" else col.text)
         if col.state == "waiting":
-            body.append("…waiting", style="dim")
+            body.append(t(self.lang, "term_waiting"), style="dim")
         elif col.state == "running":
             body.append("▌", style="blink")
         if col.answer is not None:
             body.append("\n\n")
-            body.append_text(_footer(col.answer))
+            body.append_text(_footer(col.answer, self.lang))
         return Panel(body, border_style=_border(col), title=title, title_align="left")
 
 
@@ -121,68 +123,81 @@ def _stats(a: Answer, first_token: bool = True) -> str:
     return " · ".join(bits)
 
 
-def _footer(a: Answer) -> Text:
-    t = Text()
+def _footer(a: Answer, lang: str = "en") -> Text:
+    out = Text()
     if a.error:
-        t.append(f"⚠️  {error_text(LANG, a)}\n", style="yellow")
+        out.append(f"⚠️  {error_text(lang, a)}\n", style="yellow")
     if a.verdict:
         icon, style = VERDICT_STYLE.get(a.verdict, ("", "white"))
-        t.append(f"{icon} {verdict_word(LANG, a.verdict)}", style=style)
+        out.append(f"{icon} {verdict_word(lang, a.verdict)}", style=style)
         if a.score is not None:
-            t.append(f" ({a.score:.2f})", style=style)
-        t.append("  ")
-    t.append(_stats(a), style="dim")
+            out.append(f" ({a.score:.2f})", style=style)
+        out.append("  ")
+    out.append(_stats(a), style="dim")
     if a.truncated:
-        t.append("\n(question truncated to fit the context)", style="yellow")
+        out.append("\n" + t(lang, "term_truncated"), style="yellow")
     if a.thinking is not None:
-        t.append("\n💭 empty <think></think>" if not a.thinking else
-                 f"\n💭 thought {len(a.thinking)} characters", style="dim")
-    return t
+        out.append("\n💭 " + (t(lang, "tg_empty_think") if not a.thinking else
+                               t(lang, "term_thought", chars=len(a.thinking))), style="dim")
+    return out
 
 
-def _why(a: Answer) -> str:
+def _why(a: Answer, lang: str = "en") -> str:
     if a.error:
-        return error_text(LANG, a)
+        return error_text(lang, a)
     if not a.reasons:
         return ""
-    return reason_text(LANG, a.reasons[0])
+    return reason_text(lang, a.reasons[0])
 
 
-def _verdict_text(a: Answer, pad: int = 0) -> Text:
+def _verdict_text(a: Answer, lang: str = "en", pad: int = 0) -> Text:
     icon, style = VERDICT_STYLE.get(a.verdict or "", ("", "white"))
-    return Text(f"{icon} {verdict_word(LANG, a.verdict):<{pad}}", style=style)
+    # padded by display cells, not characters: 「拒绝回答」 takes two cells a character
+    word = verdict_word(lang, a.verdict)
+    return Text(f"{icon} {word}{' ' * max(0, pad - cell_len(word))}", style=style)
 
 
-def summary_table(judged: Judged, width: int = 120) -> RenderableType:
+def ui_language(judged: Judged | Rejected | Accepted, chosen: str | None = None) -> str:
+    """The language the terminal writes in: the one chosen (``--lang``), else the question's
+    when Parallax speaks it, else English — the pipeline's own rule for its notes and
+    rejections, so one screen never mixes two languages."""
+    if chosen in LANGUAGES:
+        return chosen
+    lang = judged.language
+    return lang.code if lang is not None and lang.supported and lang.code in LANGUAGES else "en"
+
+
+def summary_table(judged: Judged, width: int = 120, lang: str = "en") -> RenderableType:
     """The verdicts: a table when there is room for its "why" column, else a list."""
     if width < WIDE_TABLE:
-        return _summary_list(judged)
-    table = Table(title="Verdicts", expand=True)
-    table.add_column("model", no_wrap=True)
-    table.add_column("origin", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("why", ratio=2, overflow="fold", min_width=30)
-    table.add_column("time", justify="right", no_wrap=True)
+        return _summary_list(judged, lang)
+    table = Table(title=t(lang, "tg_summary"), expand=True)
+    table.add_column(t(lang, "term_col_model"), no_wrap=True)
+    table.add_column(t(lang, "term_col_origin"), no_wrap=True)
+    table.add_column(t(lang, "term_col_verdict"), no_wrap=True)
+    table.add_column(t(lang, "term_col_why"), ratio=2, overflow="fold", min_width=30)
+    table.add_column(t(lang, "term_col_time"), justify="right", no_wrap=True)
     table.add_column("tok/s", justify="right", no_wrap=True)
     for a in judged.answers:
-        table.add_row(a.model.name, f"{a.model.flag} {a.model.organisation}", _verdict_text(a),
-                      _why(a), "" if a.seconds is None else f"{a.seconds:.1f} s",
+        table.add_row(a.model.name, f"{a.model.flag} {a.model.organisation}",
+                      _verdict_text(a, lang), _why(a, lang),
+                      "" if a.seconds is None else f"{a.seconds:.1f} s",
                       "" if not a.tokens_per_second else f"{a.tokens_per_second:.0f}")
     return table
 
 
-def _summary_list(judged: Judged) -> RenderableType:
+def _summary_list(judged: Judged, lang: str = "en") -> RenderableType:
     """One entry a model: verdict and name on the first line, the reason indented below."""
-    parts: list[RenderableType] = [Text("Verdicts", style="bold")]
+    parts: list[RenderableType] = [Text(t(lang, "tg_summary"), style="bold")]
     for a in judged.answers:
-        line = _verdict_text(a, pad=10)
+        line = _verdict_text(a, lang, pad=10)
         line.append(f" {a.model.name}", style="bold")
         line.append(f" · {a.model.flag} {a.model.organisation}", style="dim")
         stats = _stats(a, first_token=False)
         if stats:
             line.append(f" · {stats}", style="dim")
         parts.append(line)
-        why = _why(a)
+        why = _why(a, lang)
         if why:
             parts.append(Padding(Text(why), (0, 0, 0, 4)))
     return Group(*parts)
@@ -190,21 +205,24 @@ def _summary_list(judged: Judged) -> RenderableType:
 
 async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                          models: Sequence[str] | None = None, profile: str | None = None,
-                         live: bool | None = None) -> Judged | Rejected:
-    """Ask, show the answers side by side as they stream, then the verdicts."""
+                         live: bool | None = None,
+                         lang: str | None = None) -> Judged | Rejected:
+    """Ask, show the answers side by side as they stream, then the verdicts, in ``lang``
+    (else the question's language: ``ui_language``)."""
     live = console.is_terminal if live is None else live
     board: _Board | None = None
     display: Live | None = None
     result: Judged | Rejected | None = None
     try:
         async for event in pipeline.ask(question, models=models, profile=profile,
-                                        source="terminal"):
+                                        source="terminal", ui_language=lang):
             match event:
                 case Rejected():
                     console.print(Text(event.message, style="bold yellow"))
                     result = event
                 case Accepted():
-                    board = _Board(event.text[:300] + ("…" if len(event.text) > 300 else ""))
+                    board = _Board(event.text[:300] + ("…" if len(event.text) > 300 else ""),
+                                   lang=ui_language(event, lang))
                     board.columns = {m.id: _Column(m) for m in event.models}
                     board.notes = list(event.notes)
                     if live:
@@ -233,7 +251,7 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
     if isinstance(result, Judged) and board is not None:
         if not live:
             console.print(board.render(console.width))
-        console.print(summary_table(result, console.width))
+        console.print(summary_table(result, console.width, board.lang))
     assert result is not None
     return result
 
@@ -315,7 +333,7 @@ async def probe_and_render(probe: Probe, console: Console) -> ProbeFinished:
             elif isinstance(event, CellDone):
                 left = "" if event.eta_seconds is None else f"{_duration(event.eta_seconds)} left"
                 last = f"{event.model_id} {event.language} {event.prepared_id}: " + (
-                    "error" if event.error else verdict_word(LANG, event.verdict))
+                    "error" if event.error else verdict_word("en", event.verdict))
                 bar.update(task, completed=event.done, left=left, last=last[:60])
                 if not console.is_terminal and (event.done % 25 == 0 or event.error):
                     console.print(f"{event.done}/{event.total} {left}  {last}")
