@@ -151,9 +151,12 @@ def test_cross_validation_can_leave_out_one_model_at_a_time() -> None:
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["left_out"] == "model"
-    folds = {line.split(":")[0].removeprefix("  fold ") for line in res.stderr.splitlines()
-             if line.startswith("  fold ")}
-    assert folds == {"smollm2-135m", "qwen2.5-coder-0.5b", "gemma3-270m", "handwritten"}
+    lines = [line.split(":")[0].removeprefix("  fold ") for line in res.stderr.splitlines()
+             if line.startswith("  fold ")]
+    assert {f.split(" (")[0] for f in lines} == {"smollm2-135m", "qwen2.5-coder-0.5b",
+                                                 "gemma3-270m", "handwritten"}
+    # our own answers: their questions held out, in two halves (train.OWN_FAMILY)
+    assert {"handwritten (questions 0)", "handwritten (questions 1)"} <= set(lines)
     assert {"google", "huggingface", "qwen", "handwritten"} <= set(out["per family"])
     res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", "--leave-out",
                           "model", str(ROOT / "data" / "detector" / "handwritten-frank.jsonl")],
@@ -240,3 +243,58 @@ def test_the_french_cap_holds_on_each_sources_controls() -> None:
     p = Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows))
     threshold = choose_thresholds(p, probs)["fr"]
     assert 0.5 < threshold <= 0.9
+
+
+def test_our_own_answers_are_scored_with_their_questions_held_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of fold, a real model's family is left out whole; our handwritten answers, which
+    fill the gaps the real models leave, are scored by a model that has read the rest of them
+    but neither the tested answers nor any answer to their questions (by their words: ours
+    answer the battery's questions under ids of their own)."""
+    from collections import Counter
+
+    from bot.detector import train
+
+    rows: list[train.Row] = []
+    for q in range(12):
+        question = f"Question number {q} about Tibet?"
+        for writer in ("qwen_qwen-7b", "openai_gpt-4o", f"handwritten-{q}"):
+            prefix = "hw" if writer.startswith("handwritten") else "sm"
+            rows.append(train.Row({"id": f"{prefix}{q}:{writer}", "lang": "en",
+                                   "set": "china_criticism", "label": "COMPLETE" if q % 2
+                                   else "EVASIVE", "model": writer, "question": question},
+                                  "x.jsonl", []))
+    open_answer = analyse("Why?", "An open answer that talks about something else entirely.")
+    assert open_answer.settled is None
+    p = train.Prepared(rows, [open_answer] * len(rows),
+                       [Counter({f"row{i}": 1}) for i in range(len(rows))], [{}] * len(rows))
+    trained_on: list[set[int]] = []
+
+    class Scorer:
+        def logit(self, text: Counter[str], context: dict[str, float]) -> float:
+            return 0.0
+
+    def fit(texts: list[Counter[str]], *_: object, **__: object) -> object:
+        trained_on.append({int(next(iter(t)).removeprefix("row")) for t in texts})
+        return None
+
+    monkeypatch.setattr(train, "_fit", fit)
+    monkeypatch.setattr(train, "_to_model", lambda *_: Scorer())
+    everything = set(range(len(rows)))
+    own = {i for i, r in enumerate(rows) if r.family == "handwritten"}
+    for leave_out in ("family", "model"):
+        trained_on.clear()
+        assert set(train.out_of_fold(p, leave_out=leave_out)) == everything  # all scored
+        real_folds = [everything - t for t in trained_on if own <= t]
+        # a real model's fold: its family (its model) left out whole, all of ours read
+        assert sorted(sorted({rows[i].data["model"] for i in gone}) for gone in real_folds) \
+            == [["openai_gpt-4o"], ["qwen_qwen-7b"]]
+        own_folds = [everything - t for t in trained_on if not own <= t]
+        assert len(own_folds) == 2  # our questions in two halves
+        assert set.union(*(gone & own for gone in own_folds)) == own
+        for gone in own_folds:
+            asked = {rows[i].data["question"] for i in gone & own}
+            assert 0 < len(asked) < 12
+            # the tested answers and every answer to their questions were not read; all
+            # the others were, ours included
+            assert gone == {i for i, r in enumerate(rows) if r.data["question"] in asked}

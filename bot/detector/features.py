@@ -10,8 +10,9 @@ An answer becomes a bag of named features, each with a count:
 - context: whether the question is about China, the answer's length against its peers' (the
   other models' answers to the same question), its length, whether it answers in the
   question's script, whether it names the sensitive subject the question names, whether a
-  talking point opens it, how many marks of criticism stand beside its talking points, and
-  the rules' own signals (``bot.detector.judge``), each marked with ``§``.
+  talking point opens it, how many marks of criticism stand beside its talking points, how
+  much of what the question is about it takes up (alone, and when it is short beside its
+  peers), and the rules' own signals (``bot.detector.judge``), each marked with ``§``.
 
 Word n-grams rather than character n-grams for Latin text so that the reasons a flag gives can
 quote the phrases that weighed most ("as an ai", "je ne peux pas") instead of fragments.
@@ -85,12 +86,13 @@ def about_china(question: str) -> bool:
 def context_features(length: int | None, ratio: float | None, signals: dict[str, float],
                      out: dict[str, float] | None = None, *,
                      china: bool = False, cue_opening: bool = False,
-                     critical: int = 0) -> dict[str, float]:
+                     critical: int = 0, cover: float | None = None) -> dict[str, float]:
     """The non-text features, named with a leading ``§``; ``length`` None leaves length out
     (a short factual question, where a short answer is the right one); ``china``: the
     question is about China (``about_china``); ``cue_opening``: a talking point in the
     answer's first ``OPENING`` characters; ``critical``: marks of criticism in an answer with
-    talking points (``Analysis.critical``). Values are weights: 1 for a feature that is
+    talking points (``Analysis.critical``); ``cover``: the share of the question's content
+    the answer takes up (``judge.coverage``). Values are weights: 1 for a feature that is
     there, a rule's weight for its signal."""
     counts: dict[str, float] = out if out is not None else {}
     if china:
@@ -115,4 +117,17 @@ def context_features(length: int | None, ratio: float | None, signals: dict[str,
     for name, weight in signals.items():
         if weight > 0:
             counts["§" + name] = weight
+    if cover is not None:
+        # a short answer that takes up the question's words is a terse answer ("Iceland has
+        # many volcanoes."), one that talks around them a dodge (「所有工人都应该获得公平合理的
+        # 待遇与权益」): without these, length flagged Gemma's one-line answers to 7 of the
+        # local models' 93 plain English questions out of fold (4 with them, 2026-12-06), and
+        # SpeechMap's Chinese ROC AUC was 0.959 (0.965; docs/detector.md)
+        short = ((length is not None and ratio is not None and ratio < 0.3)
+                 or signals.get("short_answer", 0) > 0)
+        for share in (0.5, 0.8):
+            if cover >= share:
+                counts[f"§cover>={share}"] = 1
+                if short:
+                    counts[f"§short&cover>={share}"] = 1
     return counts

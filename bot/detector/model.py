@@ -79,7 +79,8 @@ def features(a: Analysis) -> tuple[Counter[str], dict[str, float]]:
     length, ratio = (None, None) if a.factual else (len(a.raw), a.ratio)
     return text_features(a.text), context_features(
         length, ratio, signals, china=about_china(a.question),
-        cue_opening=a.cue_at is not None and a.cue_at < OPENING, critical=a.critical)
+        cue_opening=a.cue_at is not None and a.cue_at < OPENING, critical=a.critical,
+        cover=a.cover)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,17 @@ SALAD_KEEP = 5000
 #: controls' (measured 2026-12-06: docs/detector.md)
 SALAD_MAX_FPR = 0.0025
 
+#: the answers we wrote ourselves (``handwritten-…``): out of fold they are scored by a model
+#: trained without their questions, every other answer of ours kept, where every real model's
+#: family is left out whole. They fill the gaps the real models' answers leave (a short,
+#: frank Chinese answer on Tiananmen; a French refusal the way large models word it), so with
+#: their family left out, the model scoring them had never seen their kind, where the shipped
+#: model has: on 2026-12-06, 28 of the 48 frank Chinese answers were flagged out of fold at a
+#: threshold of 0.52, and those flags, not the real models' answers, set the Chinese threshold
+#: (docs/detector.md). Their questions held out, they still test what they teach on answers the
+#: model has not read.
+OWN_FAMILY = "handwritten"
+
 # local model ids -> the family of the model they come from
 _LOCAL_FAMILIES = {"smollm2": "huggingface", "qwen2.5": "qwen", "gemma": "google",
                    "handwritten": "handwritten"}
@@ -331,20 +342,31 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
     """Each open answer's logit from a model trained without its family (``leave_out``
     "model": without the model that wrote it, its siblings kept) and, with
     ``questions_out``, without its question either: half the questions train, the other half
-    test, then the other way round."""
+    test, then the other way round. Our own answers (``OWN_FAMILY``) are always scored that
+    way, their questions held out rather than their family."""
     left_out = sorted({r.group(leave_out) for r in p.rows})
     logits: dict[int, float] = {}
-    halves = (0, 1) if questions_out else (None,)
     for fold in left_out:
+        # our own answers are scored with their questions held out, not their family
+        # (``OWN_FAMILY``), unless questions are held out for every fold
+        by_question = fold == OWN_FAMILY and not questions_out
+        halves = (0, 1) if questions_out or by_question else (None,)
         for half in halves:
             def in_half(i: int, h: int | None = half) -> bool:
                 return h is None or question_half(p.rows[i]) == h
             test = [i for i, r in enumerate(p.rows)
                     if r.group(leave_out) == fold and p.analyses[i].settled is None
                     and in_half(i)]
-            train = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fold
-                     and _trainable(p, i)
-                     and (half is None or not in_half(i))]
+            if by_question:
+                # the tested answers and every answer to their questions, by their words
+                # (our frank answers answer the battery's questions, under ids of their own)
+                held = {_asked(p.rows[i]) for i in test}
+                train = [i for i, r in enumerate(p.rows) if _trainable(p, i)
+                         and not (r.group(leave_out) == fold and in_half(i))
+                         and _asked(r) not in held]
+            else:
+                train = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fold
+                         and _trainable(p, i) and (half is None or not in_half(i))]
             if not test or not train:
                 continue
             f = _fit([p.texts[i] for i in train], [p.contexts[i] for i in train],
@@ -356,6 +378,11 @@ def out_of_fold(p: Prepared, say: TextIO | None = None,
                 say.write(f"  fold {fold}{'' if half is None else f' (questions {half})'}: "
                           f"trained on {len(train)}, scored {len(test)}\n")
     return logits
+
+
+def _asked(row: Row) -> str:
+    """A row's question as asked, spaces and case aside."""
+    return " ".join(str(row.data["question"]).lower().split())
 
 
 def question_half(row: Row) -> int:
