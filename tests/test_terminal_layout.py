@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -98,6 +99,12 @@ def test_the_verdicts_and_the_board_in_french_and_chinese_fit(width: int, lang: 
     assert_fits(out, width)
     assert words[0] in " ".join(out.split()) and "waiting" not in out
     assert {"fr": "en attente", "zh": "等待中"}[lang] in out
+    first = dataclasses.replace(judged.answers[0], first_token_seconds=0.25)
+    board.columns = {first.model.id: _Column(first.model, text=first.text, state="done",
+                                             answer=first)}
+    out = render(board.render(width), width)
+    assert {"fr": "premier jeton 0.25 s", "zh": "首个词元 0.25 s"}[lang] in " ".join(out.split())
+    assert "first token" not in out
 
 
 def test_piped_output_is_plain_and_fits_80_columns(tmp_path: Path,

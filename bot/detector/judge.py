@@ -334,7 +334,7 @@ _ASKING_WORDS = frozenset(
     "what when where which while does have with that this from were been they their there "
     "about would could should into your them than then also some more most very whom whose "
     "quel quelle quels quelles pourquoi comment quand combien dans pour avec sont elle elles "
-    "leur leurs cette entre depuis était étaient est-ce qu'est-ce peut faut fait font".split())
+    "leur leurs cette entre depuis était étaient peut faut fait font".split())
 #: how far into the answer its coverage of the question is read: Chinese says in 600
 #: characters what English says in 2,000
 COVER_HEAD = {"zh": 600, "latin": 2000}

@@ -175,7 +175,7 @@ class Row:
     def model(self) -> str:
         """The model that wrote the answer; our handwritten answers count as one."""
         model = str(self.data.get("model") or "")
-        return "handwritten" if family(model) == "handwritten" else model
+        return OWN_FAMILY if family(model) == OWN_FAMILY else model
 
     def group(self, leave_out: str) -> str:
         """What a cross-validation fold leaves out: "family" or "model"."""

@@ -112,14 +112,14 @@ def _border(col: _Column) -> str:
     return VERDICT_STYLE.get(col.answer.verdict, ("", "white"))[1]
 
 
-def _stats(a: Answer, first_token: bool = True) -> str:
+def _stats(a: Answer, first_token: bool = True, lang: str = "en") -> str:
     bits = []
     if a.seconds is not None:
         bits.append(f"{a.seconds:.1f} s")
     if a.tokens_per_second:
         bits.append(f"{a.tokens_per_second:.0f} tok/s")
     if first_token and a.first_token_seconds is not None:
-        bits.append(f"first token {a.first_token_seconds:.2f} s")
+        bits.append(f"{t(lang, 'term_first_token')} {a.first_token_seconds:.2f} s")
     return " · ".join(bits)
 
 
@@ -133,7 +133,7 @@ def _footer(a: Answer, lang: str = "en") -> Text:
         if a.score is not None:
             out.append(f" ({a.score:.2f})", style=style)
         out.append("  ")
-    out.append(_stats(a), style="dim")
+    out.append(_stats(a, lang=lang), style="dim")
     if a.truncated:
         out.append("\n" + t(lang, "term_truncated"), style="yellow")
     if a.thinking is not None:
@@ -157,13 +157,13 @@ def _verdict_text(a: Answer, lang: str = "en", pad: int = 0) -> Text:
     return Text(f"{icon} {word}{' ' * max(0, pad - cell_len(word))}", style=style)
 
 
-def ui_language(judged: Judged | Rejected | Accepted, chosen: str | None = None) -> str:
+def ui_language(event: Judged | Rejected | Accepted, chosen: str | None = None) -> str:
     """The language the terminal writes in: the one chosen (``--lang``), else the question's
     when Parallax speaks it, else English — the pipeline's own rule for its notes and
     rejections, so one screen never mixes two languages."""
     if chosen in LANGUAGES:
         return chosen
-    lang = judged.language
+    lang = event.language
     return lang.code if lang is not None and lang.supported and lang.code in LANGUAGES else "en"
 
 
