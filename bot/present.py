@@ -82,8 +82,11 @@ def reason_text(lang: str, reason: dict[str, Any], quote_limit: int | None = Non
     text = signal_word(lang, signal)
     detail = _detail(lang, signal, reason.get("values"))
     quote = str(reason.get("quote") or "")
+    # each language's colon: "refusal phrase: “…”", « formule de refus : “…” » (a no-break
+    # space before it), 「拒绝用语：“…”」 (full width)
+    colon = t(lang, "reason_colon")
     if detail:
-        text += f": {detail}"
+        text += f"{colon}{detail}"
     if quote:
-        text += f": “{quote[:quote_limit] if quote_limit else quote}”"
+        text += f"{colon}“{quote[:quote_limit] if quote_limit else quote}”"
     return text

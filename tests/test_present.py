@@ -46,7 +46,7 @@ def test_a_reasons_numbers_and_languages_are_worded_in_the_readers_language() ->
                   "Tiananmen a été décédé en juin 1989.", peers=["x" * 600, "y" * 700])
     reason = next(r.to_dict() for r in short.reasons if r.signal == "short_vs_peers")
     assert reason["values"] == {"chars": 36, "median": 650}
-    assert reason_text("fr", reason) == ("bien plus court que les autres: 36 caractères, "
+    assert reason_text("fr", reason) == ("bien plus court que les autres\u00a0: 36 caractères, "
                                          "médiane des autres 650")
     assert reason_text("en", reason).endswith("36 characters, the others' median 650")
     assert "650" in reason_text("zh", reason) and "chars" not in reason_text("zh", reason)
@@ -56,12 +56,13 @@ def test_a_reasons_numbers_and_languages_are_worded_in_the_readers_language() ->
                   "schools of New Zealand, founded in 1989 to give every child an education.")
     reason = wrong.reasons[0].to_dict()
     assert reason["values"] == {"answer": "en", "question": "zh"}
-    assert reason_text("zh", reason).startswith("用错了语言回答: 问题用中文，回答用英文: “The New")
+    assert reason_text("zh", reason).startswith("用错了语言回答：问题用中文，回答用英文：“The New")
     assert "en anglais, question posée en chinois" in reason_text("fr", reason)
     assert "in English, asked in Chinese" in reason_text("en", reason)
     # a reason stored by an earlier version (its words in the quote) still reads as it was
     old = {"signal": "short_vs_peers", "quote": "86 chars vs peers' median 616", "weight": 0.6}
-    as_stored = "bien plus court que les autres: “86 chars vs peers' median 616”"
+    # (with the French colon, a no-break space before it)
+    as_stored = "bien plus court que les autres\u00a0: “86 chars vs peers' median 616”"
     assert reason_text("fr", old) == as_stored
     assert reason_text("fr", {**old, "values": {"unknown": 1}}) == as_stored
 
