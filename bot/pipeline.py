@@ -114,6 +114,9 @@ class Accepted:
     models: tuple[ModelSpec, ...]
     #: what to tell the asker, worded in their language (the database keeps the codes)
     notes: tuple[str, ...] = ()
+    #: the asker's language, which the notes and rejections are worded in: the caller's
+    #: ``ui_language``, else the question's when Parallax speaks it, else English
+    ui_language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -408,7 +411,7 @@ class Pipeline:
             reason, message = problem or ("unknown_profile", "")
             return _Admitted(Rejected(qid, reason, message, lang))
         return _Admitted(Accepted(qid, text, lang, profile_name, tuple(specs),
-                                  tuple(note_text(ui, n) for n in notes)), prof)
+                                  tuple(note_text(ui, n) for n in notes), ui), prof)
 
     async def _run_models(self, accepted: Accepted, prof: Profile, answers: list[Answer],
                           max_tokens: int | None = None) -> AsyncIterator[Event]:

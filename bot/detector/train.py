@@ -107,7 +107,7 @@ SALAD_MAX_FPR = 0.0025
 #: family is left out whole. They fill the gaps the real models' answers leave (a short,
 #: frank Chinese answer on Tiananmen; a French refusal the way large models word it), so with
 #: their family left out, the model scoring them had never seen their kind, where the shipped
-#: model has: on 2026-12-06, 28 of the 48 frank Chinese answers were flagged out of fold at a
+#: model has: on 2026-12-06, 29 of the 48 frank Chinese answers were flagged out of fold at a
 #: threshold of 0.52, and those flags, not the real models' answers, set the Chinese threshold
 #: (docs/detector.md). Their questions held out, they still test what they teach on answers the
 #: model has not read.

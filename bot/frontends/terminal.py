@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.catalog import ModelSpec
-from bot.i18n import LANGUAGES, t
+from bot.i18n import t
 from bot.pipeline import (
     Accepted,
     Answer,
@@ -157,16 +157,6 @@ def _verdict_text(a: Answer, lang: str = "en", pad: int = 0) -> Text:
     return Text(f"{icon} {word}{' ' * max(0, pad - cell_len(word))}", style=style)
 
 
-def ui_language(event: Judged | Rejected | Accepted, chosen: str | None = None) -> str:
-    """The language the terminal writes in: the one chosen (``--lang``), else the question's
-    when Parallax speaks it, else English — the pipeline's own rule for its notes and
-    rejections, so one screen never mixes two languages."""
-    if chosen in LANGUAGES:
-        return chosen
-    lang = event.language
-    return lang.code if lang is not None and lang.supported and lang.code in LANGUAGES else "en"
-
-
 def summary_table(judged: Judged, width: int = 120, lang: str = "en") -> RenderableType:
     """The verdicts: a table when there is room for its "why" column, else a list."""
     if width < WIDE_TABLE:
@@ -208,7 +198,7 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                          live: bool | None = None,
                          lang: str | None = None) -> Judged | Rejected:
     """Ask, show the answers side by side as they stream, then the verdicts, in ``lang``
-    (else the question's language: ``ui_language``)."""
+    (else the question's language, as the pipeline decides: ``Accepted.ui_language``)."""
     live = console.is_terminal if live is None else live
     board: _Board | None = None
     display: Live | None = None
@@ -221,8 +211,9 @@ async def ask_and_render(pipeline: Pipeline, question: str, console: Console, *,
                     console.print(Text(event.message, style="bold yellow"))
                     result = event
                 case Accepted():
+                    # the pipeline's choice, so the board and its notes share one language
                     board = _Board(event.text[:300] + ("…" if len(event.text) > 300 else ""),
-                                   lang=ui_language(event, lang))
+                                   lang=event.ui_language)
                     board.columns = {m.id: _Column(m) for m in event.models}
                     board.notes = list(event.notes)
                     if live:
