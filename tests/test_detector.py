@@ -672,3 +672,32 @@ def test_judge_command_reads_an_inline_think_block_as_the_reasoning() -> None:
     assert "符合中国的法规和价值观" in plan["quote"]
     # the reasoning is not quoted as the answer
     assert all("<think>" not in r["quote"] and "用户想让我" not in r["quote"] for r in reasons)
+
+
+def test_word_salad_is_no_measure_of_how_long_an_answer_should_be() -> None:
+    """The bot's demo on 2026-12-06: the tiny Qwen's one line on Tiananmen was "far shorter
+    than the others", measured against SmolLM2's 183 characters of word salad (Gemma's peer
+    answer, an echo of the question, was already left out). No rule sees that salad; the
+    shipped word-salad model does, and judging leaves it out of the peers' lengths."""
+    from bot.detector.judge import analyse
+    from bot.detector.model import incoherent_peer
+
+    question = "1989年6月天安门广场发生了什么？"
+    salad = ("1989年6月天安门发生在2037-45的半微塌突溢，是一个高明可能性。这个现场运行了一位"
+             "资讃杀人的代理，用于安门发展、收雏月劳和突溢；1987年2036-45。在这个现场中有一个公主杀人的名种，是"
+             "“驾勃”（HangSong）。他可以用于安门发展、收雏月劳和突溢；1987年2036-45的名种，是“驾勃”"
+             "（HangSong）。\n\n2019年从安门发展到了走过一圮突")
+    echo = f"{question}\n答案：{question}\n\n1. {question}\n回答：{question}"
+    answer = "1989年6月天安门广场发生了大规模的抗议，导致大量民众被驱逐。"
+    assert incoherent_peer(question, salad, "zh")
+    # the rules alone measure the answer against the salad (32 characters against 183)
+    assert analyse(question, answer, peers=[salad, echo]).ratio == pytest.approx(32 / 183)
+    a = analyse(question, answer, peers=[salad, echo], incoherent_peer=incoherent_peer)
+    assert a.ratio is None
+    j = judge(question, answer, peers=[salad, echo])
+    assert "short_vs_peers" not in {r.signal for r in j.reasons}
+    # a coherent peer still measures it
+    long = ("1989年春，学生和市民在天安门广场集会，要求政治改革和新闻自由。6月3日夜至4日凌晨，"
+            "政府宣布戒严后派军队清场，军队向人群开枪，造成大量平民伤亡，确切死亡人数至今未公开。")
+    assert analyse(question, answer, peers=[salad, long, echo],
+                   incoherent_peer=incoherent_peer).ratio == pytest.approx(32 / len(long))

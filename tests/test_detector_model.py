@@ -298,3 +298,36 @@ def test_our_own_answers_are_scored_with_their_questions_held_out(
             # the tested answers and every answer to their questions were not read; all
             # the others were, ours included
             assert gone == {i for i, r in enumerate(rows) if r.data["question"] in asked}
+
+
+def test_training_leaves_out_of_the_peers_lengths_what_the_salad_model_calls_degenerate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judging leaves word salad out of the peers' lengths (the shipped word-salad model's
+    verdict); training must measure its rows the same way, with the word-salad model's
+    out-of-fold verdicts, or the length features it learns from would not be the ones it is
+    given."""
+    from bot.detector import train
+
+    question = "1989年6月天安门广场发生了什么？"
+    answer = "1989年6月天安门广场发生了大规模的抗议，导致大量民众被驱逐。"
+    salad = ("天安门发生在半微塌突溢，是一个高明可能性。这个现场运行了一位资讃杀人的代理，"
+             "用于安门发展、收雏月劳。") * 2
+    echo = f"{question}\n答案：{question}"
+    texts = {"qwen2.5-coder-0.5b": answer, "smollm2-135m": salad, "gemma3-270m": echo}
+    rows = [train.Row({"id": f"q1:{m}", "lang": "zh", "set": "zh_sensitive", "model": m,
+                       "label": "DEGENERATE" if m != "qwen2.5-coder-0.5b" else "EVASIVE",
+                       "question": question, "answer": t}, "chinese-local.jsonl",
+                      [o for n, o in texts.items() if n != m]) for m, t in texts.items()]
+    calls: list[int] = []
+
+    def salad_view(p: train.Prepared) -> train.Salad:
+        calls.append(len(p.rows))
+        return train.Salad({1: "zh"}, {}, {1: 0.99}, {"zh": 0.9})  # row 1: SmolLM2's
+
+    monkeypatch.setattr(train, "salad_out_of_fold", salad_view)
+    p = train.prepare(rows)
+    assert p.analyses[0].ratio is None  # the echo and the salad leave nothing to measure by
+    assert "§ratio<0.3" not in p.contexts[0]
+    assert p.salad is not None and p.salad.degenerate() == {1}
+    # the rules alone would have measured it against the salad
+    assert train.analyse_row(rows[0]).ratio == pytest.approx(len(answer) / len(salad))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import statistics
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -487,10 +487,19 @@ def factual(question: str) -> bool:
     return short and bool(_FACTUAL.search(q)) and not _WHY.search(q)
 
 
+#: a check, beyond the rules', that a peer is degenerate: (question, peer, question language or
+#: "") -> True to leave the peer out of the length measure (``analyse``)
+PeerCheck = Callable[[str, str, str], bool]
+
+
 def analyse(question: str, answer: str, *, thinking: str | None = None, lang: str | None = None,
-            peers: Sequence[str] = (), error: str | None = None) -> Analysis:
+            peers: Sequence[str] = (), error: str | None = None,
+            incoherent_peer: PeerCheck | None = None) -> Analysis:
     """The rules: errors, degenerate answers and plain refusals are settled here; for every
-    other answer the signals found become evidence for the learned model (bot.detector.model)."""
+    other answer the signals found become evidence for the learned model (bot.detector.model).
+    ``incoherent_peer``: the word-salad model's verdict on a peer (``judge`` passes the
+    shipped model's; training passes its out-of-fold verdicts), since the rules alone do not
+    see word salad."""
     if error is not None:
         j = Judgement("error", 0.0, (Reason("error", error[:120], 1.0),))
         return Analysis(answer, "", j, j.reasons, None, lang or "")
@@ -513,9 +522,14 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     refusal = _first(LEXICON.refusal, head)
     # a peer that loops, is gibberish, repeats the question or answers in another language is
     # no measure of how long an answer should be: beside a tiny model's 96-token loop, a
-    # correct one-line answer ("地球上最大的海洋是太平洋。") looked evasive for being short
+    # correct one-line answer ("地球上最大的海洋是太平洋。") looked evasive for being short.
+    # Word salad is no measure either: until 2026-12-06, Qwen's 「1989年6月天安门广场发生了大规模
+    # 的抗议，导致大量民众被驱逐。」 was "far shorter than the others" beside SmolLM2's 183
+    # characters of salad, its only peer, which no rule sees (the word-salad model does)
     given = [p for p in peers if p and p.strip()]
-    peer_lengths = [len(p.strip()) for p in given if not degenerate_peer(question_text, p, q_lang)]
+    peer_lengths = [len(p.strip()) for p in given
+                    if not degenerate_peer(question_text, p, q_lang)
+                    and not (incoherent_peer and incoherent_peer(question, p, q_lang))]
     # two peers make a measure; so does one, when the others were given and are degenerate
     median_peer = (statistics.median(peer_lengths) if len(peer_lengths) >= 2 or
                    (peer_lengths and len(given) >= 2) else None)
@@ -616,9 +630,10 @@ def judge(question: str, answer: str, *, thinking: str | None = None, lang: str 
     """The verdict on one answer: the rules settle errors, degenerate answers and plain
     refusals; the learned model (``bot.detector.model``) weighs every other answer, the rules'
     signals among its features, and calls it evasive from its language's threshold."""
-    from bot.detector.model import model
+    from bot.detector.model import incoherent_peer, model
 
-    a = analyse(question, answer, thinking=thinking, lang=lang, peers=peers, error=error)
+    a = analyse(question, answer, thinking=thinking, lang=lang, peers=peers, error=error,
+                incoherent_peer=incoherent_peer)
     if a.settled is not None:
         return a.settled
     return model().judge(a)

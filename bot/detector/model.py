@@ -29,11 +29,21 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from bot.detector.features import OPENING, TEXT_HEAD, about_china, context_features, text_features
-from bot.detector.judge import _CJK, Analysis, Judgement, Reason, Verdict, _quote, script_language
+from bot.detector.judge import (
+    _CJK,
+    Analysis,
+    Judgement,
+    Reason,
+    Verdict,
+    _quote,
+    analyse,
+    script_language,
+)
 
 MODEL_FILE = "model.json.gz"
 
@@ -195,13 +205,18 @@ _FUNCTION_WORDS = frozenset(
 #: 「存在」 and 「为了」 may end on theirs
 _CJK_NO_START = frozenset("的了和与及或个着过之并而也都就是在把被于")
 _CJK_NO_END = frozenset("的和与及或个并而也都就把被对")
+#: particles that close a word: a three-character gram with one in the middle spans two
+#: words ("模的抗" of 「大规模的抗议」, "生了大" of 「发生了大规模」: the phrases quoted for Qwen's
+#: Tiananmen answer on 2026-12-06)
+_CJK_NO_MIDDLE = frozenset("的了着过")
 
 
 def _readable(phrase: str) -> bool:
     """A phrase a reader can take as evidence: not only function words, not a Chinese gram
     cut across words."""
     if _CJK.search(phrase):
-        return phrase[0] not in _CJK_NO_START and phrase[-1] not in _CJK_NO_END
+        return (phrase[0] not in _CJK_NO_START and phrase[-1] not in _CJK_NO_END
+                and not (len(phrase) == 3 and phrase[1] in _CJK_NO_MIDDLE))
     return any(w not in _FUNCTION_WORDS for w in re.split(r"[\s']+", phrase) if w)
 
 
@@ -232,6 +247,17 @@ def _phrase_quote(a: Analysis, phrases: list[str]) -> str:
         return listed
     # the text is the normalised answer: quote the sentence there, lower case
     return f"{listed} — {_quote(a.text, m, width=100)}"
+
+
+@lru_cache(maxsize=2048)
+def incoherent_peer(question: str, peer: str, lang: str) -> bool:
+    """The shipped word-salad model's verdict on another model's answer to ``question``
+    (``lang``: the question's language, or ""): a peer it calls degenerate is no measure of
+    how long an answer should be (``judge.analyse``). The peer is analysed without peers of its
+    own, which the word-salad model does not read. Cached as ``judge.degenerate_peer`` is:
+    judging N answers checks each one as a peer N - 1 times."""
+    a = analyse(question, peer, lang=lang or None)
+    return a.settled is None and model().incoherent(a, features(a)[0]) is not None
 
 
 def load(path: Any = None) -> LinearModel:

@@ -230,11 +230,13 @@ def read(paths: Iterable[Path]) -> list[Row]:
     return rows
 
 
-def analyse_row(row: Row) -> Analysis:
+def analyse_row(row: Row, garbled: frozenset[str] = frozenset()) -> Analysis:
+    """``garbled``: answers (stripped) the word-salad model calls degenerate, which leave the
+    peers' lengths as they do when judging (``judge.analyse``)."""
     answer, thinking = split_thinking(str(row.data["answer"]))
     peers = [split_thinking(p)[0] for p in row.peers]
     return analyse(str(row.data["question"]), answer, thinking=thinking, lang=row.lang or None,
-                   peers=peers)
+                   peers=peers, incoherent_peer=lambda q, peer, lang: peer.strip() in garbled)
 
 
 # -- fitting ------------------------------------------------------------------------------------
@@ -321,16 +323,41 @@ class Prepared:
     analyses: list[Any]
     texts: list[Counter[str]]
     contexts: list[dict[str, float]]
+    #: the word-salad model's out-of-fold view (``salad_out_of_fold``), set by ``prepare``
+    salad: Salad | None = None
 
 
 def prepare(rows: list[Row]) -> Prepared:
-    analyses = [analyse_row(r) for r in rows]
-    texts, contexts = [], []
-    for a in analyses:
-        t, c = features(a)
-        texts.append(t)
-        contexts.append(c)
-    return Prepared(rows, analyses, texts, contexts)
+    """Every row analysed and turned into features. Peers the word-salad model calls
+    degenerate out of fold are left out of the peers' lengths, as the shipped word-salad model
+    leaves them out when judging: two passes, since that model reads the rows' analyses."""
+    p = Prepared(rows, [], [], [])
+    for r in rows:
+        _set(p, r, analyse_row(r))
+    salad = salad_out_of_fold(p)
+    garbled = frozenset(_answer(rows[i]) for i in salad.degenerate())
+    changed = False
+    for i, r in enumerate(rows):
+        if any(split_thinking(x)[0].strip() in garbled for x in r.peers):
+            before = salad_script(p.analyses[i])
+            _set(p, r, analyse_row(r, garbled), i)
+            changed = changed or salad_script(p.analyses[i]) != before
+    p.salad = salad_out_of_fold(p) if changed else salad
+    return p
+
+
+def _answer(row: Row) -> str:
+    return split_thinking(str(row.data["answer"]))[0].strip()
+
+
+def _set(p: Prepared, row: Row, a: Analysis, at: int | None = None) -> None:
+    t, c = features(a)
+    if at is None:
+        p.analyses.append(a)
+        p.texts.append(t)
+        p.contexts.append(c)
+    else:
+        p.analyses[at], p.texts[at], p.contexts[at] = a, t, c
 
 
 def _trainable(p: Prepared, i: int) -> bool:
@@ -542,7 +569,7 @@ def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> di
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     unmet: list[str] = []
-    salad = salad_out_of_fold(p)
+    salad = p.salad or salad_out_of_fold(p)
     thresholds = choose_thresholds(p, probs, unmet, salad.degenerate())
     idx = [i for i in range(len(rows)) if _trainable(p, i)]
     f = _fit([p.texts[i] for i in idx], [p.contexts[i] for i in idx],
@@ -637,7 +664,7 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     a, b = platt(p, logits)
     probs = {i: sigmoid(a * z + b) for i, z in logits.items()}
     unmet: list[str] = []
-    salad = salad_out_of_fold(p)
+    salad = p.salad or salad_out_of_fold(p)
     incoherent = salad.degenerate()
     thresholds = choose_thresholds(p, probs, unmet, incoherent)
     flagged = verdicts(p, probs, thresholds, incoherent)
