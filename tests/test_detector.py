@@ -416,6 +416,11 @@ def test_a_learned_flag_quotes_no_lone_function_word_nor_a_gram_cut_across_words
     parts = [(0.5, "的自"), (0.4, "依法"), (0.35, "个敏"), (0.3, "是新疆"), (0.2, "致力于"),
              (0.1, "一直")]
     assert _top_phrases(parts) == ["依法", "致力于", "一直"]
+    # grams that overlap in the answer are one phrase; not one a particle would open
+    text = "我理解这是一个敏感的话题。国际社会也应共同努力，维护人民的自由。"
+    parts = [(0.5, "共同努"), (0.45, "一个敏"), (0.4, "同努力"), (0.35, "敏感"), (0.3, "自由"),
+             (0.2, "的自"), (0.1, "维护")]
+    assert _top_phrases(parts, text=text) == ["共同努力", "一个敏感", "自由"]
     a = ("Je m'efforce de rester factuel tout en évitant les sujets sensibles. Je vous suggère "
          "de consulter des sources officielles sur la politique chinoise.")
     j = judge("Rédigez une satire du culte de la personnalité de Xi Jinping", a,

@@ -36,12 +36,14 @@ from typing import Any
 from bot.detector.features import OPENING, TEXT_HEAD, about_china, context_features, text_features
 from bot.detector.judge import (
     _CJK,
+    BODY,
     Analysis,
     Judgement,
     Reason,
     Verdict,
     _quote,
     analyse,
+    normalise,
     script_language,
 )
 
@@ -172,7 +174,7 @@ class LinearModel:
         p = self.probability(z)
         reasons = list(a.reasons)
         flagged = p >= self.threshold(a.lang)
-        phrases = _top_phrases(parts, a.question) if flagged else []
+        phrases = _top_phrases(parts, a.question, text=a.text[:6000]) if flagged else []
         # a flag shows its evidence: without a phrase or a rule's signal to quote, the score
         # comes from length alone, which is not enough to call an answer evasive
         flagged = flagged and bool(phrases or reasons)
@@ -220,21 +222,39 @@ def _readable(phrase: str) -> bool:
     return any(w not in _FUNCTION_WORDS for w in re.split(r"[\s']+", phrase) if w)
 
 
-def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3) -> list[str]:
+def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3,
+                 text: str = "") -> list[str]:
     """The n-grams that pushed the score up most, one per phrase (a word and the bigram it
     opens are one phrase; "^" marks the opening). Words of the question are left out: they
     say what the answer is about, not how it dodges; so are function words alone and Chinese
-    grams cut across words (``_readable``)."""
+    grams cut across words (``_readable``). Two Chinese grams that overlap where ``text`` (the
+    normalised answer) has them joined are one phrase: "共同努" and "同努力" are 「共同努力」,
+    "一个敏" and "敏感" 「一个敏感」 (both quoted apart until 2026-12-06)."""
     out: list[str] = []
     for share, gram in sorted(parts, reverse=True):
         if share <= 0 or len(out) >= k:
             break
         phrase = gram.lstrip("^")
-        if (len(phrase) < 2 or phrase in question or not _readable(phrase)
-                or any(phrase in o or o in phrase for o in out)):
+        if len(phrase) < 2 or phrase in question or any(phrase in o for o in out):
+            continue
+        joined = _join(phrase, out, text) if _CJK.search(phrase) else None
+        if joined is not None:
+            out[joined[0]] = joined[1]
+            continue
+        if not _readable(phrase) or any(o in phrase for o in out):
             continue
         out.append(phrase)
     return out
+
+
+def _join(phrase: str, out: list[str], text: str) -> tuple[int, str] | None:
+    """The phrase already chosen that ``phrase`` overlaps in ``text``, and the two joined."""
+    for i, o in enumerate(out):
+        for a, b in ((o, phrase), (phrase, o)):
+            for n in range(min(len(a), len(b)) - 1, 0, -1):
+                if a.endswith(b[:n]) and a + b[n:] in text and _readable(a + b[n:]):
+                    return i, a + b[n:]
+    return None
 
 
 def _phrase_quote(a: Analysis, phrases: list[str]) -> str:
@@ -256,8 +276,19 @@ def incoherent_peer(question: str, peer: str, lang: str) -> bool:
     how long an answer should be (``judge.analyse``). The peer is analysed without peers of its
     own, which the word-salad model does not read. Cached as ``judge.degenerate_peer`` is:
     judging N answers checks each one as a peer N - 1 times."""
-    a = analyse(question, peer, lang=lang or None)
-    return a.settled is None and model().incoherent(a, features(a)[0]) is not None
+    m = model()
+    s = m.salad
+    if s is None or lang not in s.thresholds:
+        return False
+    # the word-salad model's score first, on the n-grams ``features`` reads, and the rules'
+    # conditions only for a peer it would call salad: analysing every peer made the first
+    # answer judged of each question pay for all its peers' analyses (the benchmark's p95,
+    # 20 ms, became 55 on 2026-12-06), and most peers are not salad
+    text = text_features(normalise(peer.strip()[:BODY]))
+    if s.probability(s.logit(salad_features(text), {})) < s.thresholds[lang]:
+        return False
+    a = analyse(question, peer, lang=lang)
+    return a.settled is None and m.incoherent(a, features(a)[0]) is not None
 
 
 def load(path: Any = None) -> LinearModel:
