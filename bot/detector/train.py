@@ -333,14 +333,14 @@ def prepare(rows: list[Row]) -> Prepared:
     leaves them out when judging: two passes, since that model reads the rows' analyses."""
     p = Prepared(rows, [], [], [])
     for r in rows:
-        _set(p, r, analyse_row(r))
+        _set(p, analyse_row(r))
     salad = salad_out_of_fold(p)
     garbled = frozenset(_answer(rows[i]) for i in salad.degenerate())
     changed = False
     for i, r in enumerate(rows):
         if any(split_thinking(x)[0].strip() in garbled for x in r.peers):
             before = salad_script(p.analyses[i])
-            _set(p, r, analyse_row(r, garbled), i)
+            _set(p, analyse_row(r, garbled), i)
             changed = changed or salad_script(p.analyses[i]) != before
     p.salad = salad_out_of_fold(p) if changed else salad
     return p
@@ -350,7 +350,8 @@ def _answer(row: Row) -> str:
     return split_thinking(str(row.data["answer"]))[0].strip()
 
 
-def _set(p: Prepared, row: Row, a: Analysis, at: int | None = None) -> None:
+def _set(p: Prepared, a: Analysis, at: int | None = None) -> None:
+    """The analysis and its features, appended or (``at``) in place of a row's."""
     t, c = features(a)
     if at is None:
         p.analyses.append(a)
