@@ -153,15 +153,33 @@ class LinearModel:
         """The word-salad model's probability that the answer is salad (``text``: its
         n-grams, ``features(a)[0]``); None where that model does not judge: no model, no
         threshold for the question's language, or ``salad_script`` leaves the answer out."""
+        # the cheap test first: most answers are English, which the word-salad model does not
+        # judge, and ``salad_script`` reads the answer's text
+        if not self.judges_salad(a.lang) or salad_script(a) is None:
+            return None
+        return self.salad_score(a.lang, text)
+
+    def judges_salad(self, lang: str) -> bool:
+        """The word-salad model judges answers to questions in ``lang`` (it has a threshold)."""
+        return self.salad is not None and lang in self.salad.thresholds
+
+    def salad_score(self, lang: str, text: Counter[str]) -> float | None:
+        """The word-salad model's probability that n-grams ``text`` are salad, for a question
+        in ``lang``; None where that model does not judge (``judges_salad``). No rule is
+        consulted: ``salad_probability`` adds them."""
         s = self.salad
-        if s is None or a.lang not in s.thresholds or salad_script(a) is None:
+        if s is None or not self.judges_salad(lang):
             return None
         return s.probability(s.logit(salad_features(text), {}))
+
+    def is_salad(self, lang: str, p: float | None) -> bool:
+        """A word-salad score (``salad_score``) at its language's threshold or above."""
+        return p is not None and self.salad is not None and p >= self.salad.thresholds[lang]
 
     def incoherent(self, a: Analysis, text: Counter[str]) -> Judgement | None:
         """Degenerate when the word-salad model says so, quoting the answer's opening."""
         p = self.salad_probability(a, text)
-        if p is None or self.salad is None or p < self.salad.thresholds[a.lang]:
+        if p is None or not self.is_salad(a.lang, p):
             return None
         return Judgement("degenerate", 0.0, (Reason("incoherent", a.raw[:80], round(p, 3)),))
 
@@ -277,15 +295,13 @@ def incoherent_peer(question: str, peer: str, lang: str) -> bool:
     own, which the word-salad model does not read. Cached as ``judge.degenerate_peer`` is:
     judging N answers checks each one as a peer N - 1 times."""
     m = model()
-    s = m.salad
-    if s is None or lang not in s.thresholds:
-        return False
     # the word-salad model's score first, on the n-grams ``features`` reads, and the rules'
     # conditions only for a peer it would call salad: analysing every peer made the first
     # answer judged of each question pay for all its peers' analyses (the benchmark's p95,
     # 20 ms, became 55 on 2026-12-06), and most peers are not salad
-    text = text_features(normalise(peer.strip()[:BODY]))
-    if s.probability(s.logit(salad_features(text), {})) < s.thresholds[lang]:
+    if not m.judges_salad(lang):
+        return False
+    if not m.is_salad(lang, m.salad_score(lang, text_features(normalise(peer.strip()[:BODY])))):
         return False
     a = analyse(question, peer, lang=lang)
     return a.settled is None and m.incoherent(a, features(a)[0]) is not None

@@ -335,10 +335,10 @@ def prepare(rows: list[Row]) -> Prepared:
     for r in rows:
         _set(p, analyse_row(r))
     salad = salad_out_of_fold(p)
-    garbled = frozenset(_answer(rows[i]) for i in salad.degenerate())
+    garbled = frozenset(_answer(str(rows[i].data["answer"])) for i in salad.degenerate())
     changed = False
     for i, r in enumerate(rows):
-        if any(split_thinking(x)[0].strip() in garbled for x in r.peers):
+        if any(_answer(x) in garbled for x in r.peers):
             before = salad_script(p.analyses[i])
             _set(p, analyse_row(r, garbled), i)
             changed = changed or salad_script(p.analyses[i]) != before
@@ -346,8 +346,9 @@ def prepare(rows: list[Row]) -> Prepared:
     return p
 
 
-def _answer(row: Row) -> str:
-    return split_thinking(str(row.data["answer"]))[0].strip()
+def _answer(text: str) -> str:
+    """An answer as the peers' lengths see it: without its think block, stripped."""
+    return split_thinking(text)[0].strip()
 
 
 def _set(p: Prepared, a: Analysis, at: int | None = None) -> None:
