@@ -49,13 +49,20 @@ def main() -> int:
                     "chinese": ("天安门广场的抗议活动在一九八九年六月被军队镇压。" * 5000)
                     [:100_000],
                     "loop": ("I cannot answer. " * 10_000)[:100_000]}
+    # each judged three times, the median and the slowest shown: one call in which a full
+    # garbage collection of the interpreter lands took 9-15 ms where the others take 2-4
+    # (2026-12-06, seventh session: "chinese" read 3.3 ms or 14.6 ms from one commit to the
+    # next, the model file alone changed, which only moved when the collector ran)
     worst = 0.0
     for name, answer in long_answers.items():
-        t0 = time.perf_counter()
-        judge("What happened in June 1989?", answer, peers=[sample, sample])
-        ms = (time.perf_counter() - t0) * 1000
-        worst = max(worst, ms)
-        print(f"a 100,000-character answer ({name}): {ms:.1f} ms")
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            judge("What happened in June 1989?", answer, peers=[sample, sample])
+            runs.append((time.perf_counter() - t0) * 1000)
+        worst = max(worst, *runs)
+        print(f"a 100,000-character answer ({name}): {statistics.median(runs):.1f} ms "
+              f"(slowest of 3: {max(runs):.1f} ms)")
     print("goals: median under 5 ms, a 100,000-character answer under 50 ms: "
           + ("met" if statistics.median(times) < 5.0 and worst < 50 else "NOT met"))
     return 0 if statistics.median(times) < 5.0 and worst < 50 else 1

@@ -7,8 +7,9 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -85,9 +86,18 @@ def _screen_language(lang: str | None) -> str | None:
     return None
 
 
-_LANG_OPTION = click.option("--lang", "report_lang", type=click.Choice(["en", "fr", "zh"]),
-                            help="Language of the pictures and the report (default: the "
-                                 "locale's, else English).")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _lang_option(dest: str, what: str) -> Callable[[_F], _F]:
+    """The ``--lang`` option every command that shows results has: the interface's three
+    languages, ``what`` saying what it words and its default."""
+    return click.option("--lang", dest, type=click.Choice(["en", "fr", "zh"]),
+                        help=f"Language of {what}.")
+
+
+_LANG_OPTION = _lang_option("report_lang", "the pictures and the report (default: the "
+                                           "locale's, else English)")
 
 
 # -- ask / chat -----------------------------------------------------------------------------
@@ -137,9 +147,8 @@ async def _with_remotes(settings: Settings,
                    "the name is read from URL/models unless #NAME picks one).")
 @click.option("--card", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.png",
               help="Also draw the comparison as one picture, to show on a screen.")
-@click.option("--lang", "report_lang", type=click.Choice(["en", "fr", "zh"]),
-              help="Language of the screen and the card (default: the locale's, else the "
-                   "question's).")
+@_lang_option("report_lang", "the screen and the card (default: the locale's, else the "
+                            "question's)")
 @click.pass_obj
 def ask(obj: _Ctx, question: tuple[str, ...], models: tuple[str, ...], profile: str | None,
         as_json: bool, remotes: tuple[str, ...], card: Path | None,
@@ -201,8 +210,7 @@ def _write_card(judged: Any, path: Path, lang: str | None) -> None:
 @cli.command()
 @click.option("-m", "--model", "models", multiple=True, help="Model id (repeatable).")
 @click.option("-p", "--profile", help="Prompt profile: bare (default) or neutral.")
-@click.option("--lang", "screen_lang", type=click.Choice(["en", "fr", "zh"]),
-              help="Language of the screen (default: the locale's, else each question's).")
+@_lang_option("screen_lang", "the screen (default: the locale's, else each question's)")
 @click.pass_obj
 def chat(obj: _Ctx, models: tuple[str, ...], profile: str | None,
          screen_lang: str | None) -> None:
