@@ -51,8 +51,8 @@ def main() -> int:
                     "loop": ("I cannot answer. " * 10_000)[:100_000]}
     # each judged three times, the median and the slowest shown: one call in which a full
     # garbage collection of the interpreter lands took 9-15 ms where the others take 2-4
-    # (2026-12-06, seventh session: "chinese" read 3.3 ms or 14.6 ms from one commit to the
-    # next, the model file alone changed, which only moved when the collector ran)
+    # (2026-12-06, seventh session: "chinese" read 3.3 ms at one commit and 14.6 ms at the
+    # next, where only the model file had changed, and with it when the collector ran)
     worst = 0.0
     for name, answer in long_answers.items():
         runs = []

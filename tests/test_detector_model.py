@@ -28,10 +28,13 @@ def test_the_shipped_model_loads_with_thresholds_for_the_three_languages() -> No
 
 def test_pure_python_scores_equal_scikit_learns() -> None:
     """The shipped file, read without numpy or scikit-learn, gives the logits scikit-learn
-    gave at training time for rows of our own data (recorded in the file)."""
+    gave at training time for rows of our own data (recorded in the file): French rows, and
+    Chinese ones, whose n-grams were weighed ``ZH_TEXT_SCALE`` times in the fit and are scored
+    unscaled from the file."""
     m = load(OUT)
     checks = m.meta["checks"]
-    assert len(checks) >= 20
+    assert {c["source"] for c in checks} == {"french-labelled.jsonl", "chinese-local.jsonl"}
+    assert len(checks) >= 20 and m.meta["zh_text_scale"] != 1
     rows = {(r.source, r.data["id"]): r for r in read(OWN)}
     for check in checks:
         a = analyse_row(rows[(check["source"], check["id"])])
