@@ -59,7 +59,8 @@ DEFAULT_DATA = (SHARED / "speechmap-dev.jsonl", SHARED / "speechmap-dev-fr.jsonl
                 ROOT / "data" / "detector" / "chinese-local.jsonl",
                 ROOT / "data" / "detector" / "battery-local.jsonl",
                 ROOT / "data" / "detector" / "handwritten-frank.jsonl",
-                ROOT / "data" / "detector" / "chinese-handwritten.jsonl")
+                ROOT / "data" / "detector" / "chinese-handwritten.jsonl",
+                ROOT / "data" / "detector" / "chinese-essays.jsonl")
 OUT = ROOT / "bot" / "detector" / "data" / "model.json.gz"
 
 SEED = 0
