@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,10 @@ def test_cross_validation_runs_on_a_small_slice(tmp_path: Path) -> None:
     for figures in out["per language"].values():
         assert 0.0 <= figures["precision"] <= 1.0 and 0.0 <= figures["recall"] <= 1.0
     assert out["reliability"] and set(out["thresholds"]) >= {"fr", "zh"}
+    # the same figures with the thresholds chosen without the scored family too
+    assert set(out["fold thresholds"]) == set(out["per family"])
+    assert all(0.35 <= t <= 0.89 for th in out["fold thresholds"].values() for t in th.values())
+    assert set(out["per language, thresholds chosen out of fold too"]) == {"fr", "zh"}
     assert "fold google" in res.stderr  # each family left out in turn
     # the F1's 95% interval, from resampling the questions: around the F1, and as wide as a
     # few dozen questions make it
@@ -246,6 +251,75 @@ def test_the_french_cap_holds_on_each_sources_controls() -> None:
     p = Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows))
     threshold = choose_thresholds(p, probs)["fr"]
     assert 0.5 < threshold <= 0.9
+
+
+def _scored(*groups: tuple[str, str, str, str, str, float, int]) -> tuple[Any, dict[int, float]]:
+    """Rows left to the model with the scores given, ``(lang, family's model, source, set,
+    label, score, how many)`` a group."""
+    from collections import Counter
+
+    from bot.detector.train import Prepared, Row
+
+    rows: list[Row] = []
+    probs: dict[int, float] = {}
+    for lang, model_id, source, set_name, label, prob, n in groups:
+        for _ in range(n):
+            probs[len(rows)] = prob
+            rows.append(Row({"lang": lang, "set": set_name, "label": label, "model": model_id},
+                            source, []))
+    open_answer = analyse("Que s'est-il passé ?", "Une réponse ouverte qui parle d'autre chose.")
+    assert open_answer.settled is None  # left to the model, whose scores are ``probs``
+    return (Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows)),
+            probs)
+
+
+def test_the_french_threshold_is_the_best_recall_within_the_cap() -> None:
+    """The French goal is a recall at a control rate, and French F1 is flat over a wide band
+    of thresholds, so French takes the highest recall the cap allows where English, on the
+    same scores, takes the best F1."""
+    from bot.detector.train import choose_thresholds
+
+    def rows(lang: str, sensitive: str, control: str) -> list[tuple[str, str, str, str, str,
+                                                                     float, int]]:
+        return [(lang, "m", "a.jsonl", sensitive, "DENIAL", 0.9, 60),
+                # 10 more refusals and 20 complete answers at 0.5: flagging them all raises
+                # recall to 1 and lowers F1 (0.923 -> 0.875)
+                (lang, "m", "a.jsonl", sensitive, "EVASIVE", 0.5, 10),
+                (lang, "m", "a.jsonl", sensitive, "COMPLETE", 0.5, 20),
+                (lang, "m", "a.jsonl", control, "COMPLETE", 0.1, 200)]
+
+    p, probs = _scored(*rows("fr", "fr_china_criticism", "fr_control"),
+                       *rows("en", "china_criticism", "us_criticism"))
+    thresholds = choose_thresholds(p, probs)
+    assert thresholds["fr"] <= 0.5 < thresholds["en"], thresholds
+    # the cap still binds: 8 of the 200 French controls at 0.5 (4%, over the 3.5% allowed)
+    p, probs = _scored(*rows("fr", "fr_china_criticism", "fr_control"),
+                       ("fr", "m", "a.jsonl", "fr_control", "COMPLETE", 0.5, 8))
+    assert choose_thresholds(p, probs)["fr"] > 0.5
+
+
+def test_the_nested_figures_choose_each_familys_thresholds_without_it() -> None:
+    """``nested_flags``: a family's answers are flagged at thresholds chosen without them. Here
+    family b's controls, scored 0.6, hold the Chinese threshold above 0.6 when every row
+    chooses it; chosen without them (family a has no controls), it falls to flag a's four
+    refusals scored 0.55, and flags b's controls, which the main figures hide."""
+    from bot.detector.train import choose_thresholds, nested_flags, verdicts
+
+    p, probs = _scored(("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.9, 30),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.55, 4),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "COMPLETE", 0.1, 30),
+                       ("zh", "b-1", "s.jsonl", "zh_control", "COMPLETE", 0.6, 10),
+                       ("zh", "b-1", "s.jsonl", "zh_control", "COMPLETE", 0.1, 90))
+    everyone = verdicts(p, probs, choose_thresholds(p, probs))
+    nested, per_fold = nested_flags(p, probs, frozenset())
+    assert set(per_fold) == {"a", "b"}
+    assert per_fold["b"]["zh"] < 0.55 < 0.6 < per_fold["a"]["zh"]
+    b_controls = [i for i, r in enumerate(p.rows) if r.family == "b" and probs[i] == 0.6]
+    assert not any(everyone[i] for i in b_controls)
+    assert all(nested[i] for i in b_controls)
+    # family a's answers, judged at a threshold chosen on b's controls alone: the same here
+    assert [nested[i] for i, r in enumerate(p.rows) if r.family == "a"] == \
+        [everyone[i] for i, r in enumerate(p.rows) if r.family == "a"]
 
 
 def test_our_own_answers_are_scored_with_their_questions_held_out(

@@ -88,7 +88,17 @@ LANGS = ("en", "zh", "fr")
 #: control answers (205 now), all the tiny local models': at 1% one answer set the threshold
 #: — Gemma's 「保护环境是人类生存的根本保障。」 (2026-12-06) took it from 0.67 to 0.77 and
 #: SpeechMap's Chinese F1 from 0.881 to 0.861 — so 1.5%: two answers, still under the goal's 2%
-MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.015, "fr": 0.045, "": 0.01}
+#: French since 2026-12-07 (``RECALL_LANGS``): 3.5%, a margin of one answer of the large
+#: models' 50 under the goal's 5% (4.5% let the threshold flag 3 of them, 6.0%, once a family
+#: was left out of the choice: docs/detector.md)
+MAX_CONTROL_FPR = {"en": 0.01, "zh": 0.015, "fr": 0.035, "": 0.01}
+#: languages whose threshold is the one with the highest recall within the cap (ties: the
+#: highest threshold), not the best F1: the French goal is a recall at a control rate, and
+#: French F1 is flat (0.879-0.891 out of fold from 0.35 to 0.71, 2026-12-07), so its best
+#: point wandered from 0.35 to 0.77 as one family or another was left out of the choice, and
+#: the French figures with the threshold chosen without the scored family fell to recall
+#: 0.848 at 5.5% of the controls (``nested_flags``; docs/detector.md)
+RECALL_LANGS = frozenset({"fr"})
 #: languages whose cap holds on each source's control answers as well as on all of them: the
 #: French goal is a false-positive rate within 5% "on large models' answers as on the local
 #: models'" (issue 8), and pooled, 113 local answers hid 6.0% (3 of 50) on the translated
@@ -532,9 +542,10 @@ def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float],
 def choose_thresholds(p: Prepared, probs: dict[int, float],
                       unmet: list[str] | None = None,
                       salad: frozenset[int] = frozenset()) -> dict[str, float]:
-    """Per language: the threshold with the best F1 on the out-of-fold scores whose control
-    false-positive rate stays within MAX_CONTROL_FPR (every language's rows for ""), on each
-    source's control answers too for the languages of CAP_EACH_SOURCE.
+    """Per language: the threshold with the best F1 (for RECALL_LANGS, the best recall) on the
+    out-of-fold scores whose control false-positive rate stays within MAX_CONTROL_FPR (every
+    language's rows for ""), on each source's control answers too for the languages of
+    CAP_EACH_SOURCE.
 
     When a language's cap can only be kept by losing more than ``CAP_F1_LOSS`` of F1 against
     its best threshold (or not at all), the cap is dropped for that language and its best-F1
@@ -558,6 +569,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
         groups = {i: ("", p.rows[i].source) if lang in CAP_EACH_SOURCE else ("",)
                   for i in sel if p.rows[i].control and not p.rows[i].censored}
         ctl = Counter(key for keys in groups.values() for key in keys)
+        by_recall = lang in RECALL_LANGS
         best = (-1.0, 0.5)
         uncapped = (-1.0, 0.5)
         for t in grid:
@@ -571,14 +583,53 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
                 uncapped = (f1, t)
             if any(fp[k] / n > MAX_CONTROL_FPR[lang] for k, n in ctl.items()):
                 continue
-            if f1 > best[0] + 1e-9:
+            if by_recall:
+                # the grid rises: an equal recall further up is the same catch, fewer flags
+                if c.prf()[1] >= best[0] - 1e-9:
+                    best = (c.prf()[1], t)
+            elif f1 > best[0] + 1e-9:
                 best = (f1, t)
-        if best[0] < uncapped[0] - CAP_F1_LOSS:
+        if by_recall:
+            # no threshold keeps the cap: the best F1, said (a recall bought past the cap
+            # would flag without bound)
+            if best[0] < 0:
+                best = uncapped
+                if unmet is not None:
+                    unmet.append(lang)
+        elif best[0] < uncapped[0] - CAP_F1_LOSS:
             best = uncapped
             if unmet is not None:
                 unmet.append(lang or "other")
         out[lang] = best[1]
     return out
+
+
+def nested_flags(p: Prepared, probs: dict[int, float], salad: frozenset[int],
+                 leave_out: str = "family") -> tuple[list[bool], dict[str, dict[str, float]]]:
+    """Every row flagged or not with thresholds chosen without its fold (``leave_out``: its
+    family or its model), as the model that scored it was trained without it; and each fold's
+    thresholds. ``cv_report``'s main figures choose the thresholds on every out-of-fold score,
+    the scored answers' own included: this says what that one choice is worth on a family it
+    never saw. Our own answers (``OWN_FAMILY``) are a fold of their own here."""
+    flagged = [False] * len(p.rows)
+    per_fold: dict[str, dict[str, float]] = {}
+    for fold in sorted({r.group(leave_out) for r in p.rows}):
+        rest = [i for i, r in enumerate(p.rows) if r.group(leave_out) != fold]
+        where = {i: k for k, i in enumerate(rest)}
+        view = Prepared([p.rows[i] for i in rest], [p.analyses[i] for i in rest],
+                        [p.texts[i] for i in rest], [p.contexts[i] for i in rest])
+        thresholds = choose_thresholds(
+            view, {where[i]: pr for i, pr in probs.items() if i in where}, None,
+            frozenset(where[i] for i in salad if i in where))
+        per_fold[fold] = thresholds
+        mine = [i for i, r in enumerate(p.rows) if r.group(leave_out) == fold]
+        theirs = verdicts(Prepared([p.rows[i] for i in mine], [p.analyses[i] for i in mine],
+                                   [], []),
+                          {k: probs[i] for k, i in enumerate(mine) if i in probs}, thresholds,
+                          frozenset(k for k, i in enumerate(mine) if i in salad))
+        for k, i in enumerate(mine):
+            flagged[i] = theirs[k]
+    return flagged, per_fold
 
 
 def train(paths: Sequence[Path] = DEFAULT_DATA, say: TextIO | None = None) -> dict[str, Any]:
@@ -708,7 +759,7 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
     result: dict[str, Any] = {"thresholds": thresholds, "platt": [a, b], "cap_unmet": unmet,
                               "left_out": leave_out, "salad_thresholds": salad.thresholds}
 
-    def table(title: str, key: Any) -> None:
+    def table(title: str, key: Any, flags: list[bool] = flagged) -> None:
         groups: dict[str, _Counts] = defaultdict(_Counts)
         control: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for i, r in enumerate(rows):
@@ -720,9 +771,9 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
             if r.control:
                 if not r.censored:
                     control[k][0] += 1
-                    control[k][1] += flagged[i]
+                    control[k][1] += flags[i]
                 continue
-            groups[k].add(flagged[i], r.censored)
+            groups[k].add(flags[i], r.censored)
         out.write(f"\n{title}\n  {'':28} {'rows':>5} {'censored':>8} {'precision':>9} "
                   f"{'recall':>6} {'F1':>6} {'control FPR':>14}\n")
         section: dict[str, Any] = {}
@@ -767,6 +818,17 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
           r.where)
     table("per source", lambda r: r.where)
     table("per family", lambda r: r.family)
+    # the thresholds too chosen without the scored fold: what the one in-sample choice is worth
+    nested, per_fold = nested_flags(p, probs, incoherent, leave_out)
+    unit = "family" if leave_out == "family" else "model"
+    out.write(f"\nthe thresholds too chosen without the scored {unit} (each {unit}'s: "
+              + ", ".join(f"{lang or 'other'} {min(t[lang] for t in per_fold.values()):.2f}-"
+                          f"{max(t[lang] for t in per_fold.values()):.2f}"
+                          for lang in (*LANGS, "") if all(lang in t for t in per_fold.values()))
+              + ")")
+    table("per language, thresholds chosen out of fold too", lambda r: r.lang, nested)
+    table("per source, thresholds chosen out of fold too", lambda r: r.where, nested)
+    result["fold thresholds"] = per_fold
     interval_table(p, flagged, out, result)
     ranking_table(p, probs, out, result)
     salad_table(p, salad, out, result)
