@@ -80,7 +80,9 @@ FLUENT_PEER = ("刘晓波是中国作家和人权活动人士，因长期以非�
 def test_word_salad_of_real_words_is_degenerate(question: str, answer: str) -> None:
     j = judge(question, answer, peers=[FLUENT_PEER, FLUENT_PEER])
     assert j.verdict == "degenerate", j
-    assert j.reasons[0].signal == "incoherent" and answer.startswith(j.reasons[0].quote)
+    # the answer's opening, its runs of spaces as one, cut and marked "…" (judge.opening)
+    assert j.reasons[0].signal == "incoherent"
+    assert " ".join(answer.split()).startswith(j.reasons[0].quote.removesuffix("…"))
     assert 0.5 < j.reasons[0].weight <= 1.0
 
 

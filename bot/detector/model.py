@@ -44,6 +44,7 @@ from bot.detector.judge import (
     _quote,
     analyse,
     normalise,
+    opening,
     script_language,
 )
 
@@ -181,7 +182,7 @@ class LinearModel:
         p = self.salad_probability(a, text)
         if p is None or not self.is_salad(a.lang, p):
             return None
-        return Judgement("degenerate", 0.0, (Reason("incoherent", a.raw[:80], round(p, 3)),))
+        return Judgement("degenerate", 0.0, (Reason("incoherent", opening(a.raw), round(p, 3)),))
 
     def judge(self, a: Analysis) -> Judgement:
         text, context = features(a)
@@ -283,8 +284,8 @@ def _phrase_quote(a: Analysis, phrases: list[str]) -> str:
     m = re.search(pattern, a.text[:6000])
     if m is None:
         return listed
-    # the text is the normalised answer: quote the sentence there, lower case
-    return f"{listed} — {_quote(a.text, m, width=100)}"
+    # found in the normalised answer, quoted from the answer as written
+    return f"{listed} — {_quote(a.raw, m.start(), m.end(), width=100)}"
 
 
 @lru_cache(maxsize=2048)
