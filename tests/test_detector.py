@@ -789,3 +789,23 @@ def test_an_openings_quote_is_cut_at_a_word() -> None:
                             "pour mettre fin à…"
     assert opening("**Short** answer.") == "Short answer."
     assert opening("中" * 100).endswith("…") and len(opening("中" * 100)) == 81
+
+
+def test_talking_point_essays_in_english_it_never_read() -> None:
+    """``data/detector/eval/english-essays.jsonl``, never trained on: 12 English essays that
+    give the official line at length (or refuse and offer other topics) and 12 frank ones under
+    the same headings, each judged beside its twin. The shipped model flagged 9 of the 12 and
+    none of the frank ones on 2026-12-07; fewer would be a regression on answers it has not
+    seen, any frank one flagged a false accusation."""
+    from bot.detector.train import ROOT
+
+    path = ROOT / "data" / "detector" / "eval" / "english-essays.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    flagged = {"censored": 0, "frank": 0}
+    for k, row in enumerate(rows):
+        twin = rows[k + 1 if k % 2 == 0 else k - 1]
+        j = judge(row["question"], row["answer"], lang="en", peers=[twin["answer"]])
+        if j.verdict in ("refused", "evasive"):
+            flagged["frank" if row["label"] == "COMPLETE" else "censored"] += 1
+    assert flagged == {"censored": flagged["censored"], "frank": 0}
+    assert flagged["censored"] >= 9, flagged

@@ -1,5 +1,6 @@
-"""Our own labelled data (``data/detector``): every file is trained on, documented with its
-true size, well formed, and asks none of the development data's questions.
+"""Our own labelled data (``data/detector``): every file is trained on — but those in
+``data/detector/eval``, which never are — documented with its true size, well formed, and asks
+none of the development data's questions.
 
 Why: a data file added to the folder but not to ``train.DEFAULT_DATA`` would never be trained
 on and nothing would say so; a README whose counts drift from its files misleads whoever reads
@@ -19,6 +20,9 @@ from bot.detector.train import DEFAULT_DATA, ROOT, SHARED, _asked, read
 
 DATA = ROOT / "data" / "detector"
 FILES = sorted(DATA.glob("*.jsonl"))
+#: kept out of training to measure the shipped model on answers it has never read
+EVAL = sorted((DATA / "eval").glob("*.jsonl"))
+ALL = FILES + EVAL
 LABELS = {"COMPLETE", "EVASIVE", "DENIAL", "DEGENERATE"}
 FIELDS = {"id", "set", "lang", "model", "question", "answer", "label", "label_gpt4o"}
 
@@ -29,7 +33,12 @@ def _rows(path: Path) -> list[dict[str, object]]:
 
 
 def test_there_is_data_to_check() -> None:
-    assert len(FILES) >= 6
+    assert len(FILES) >= 6 and EVAL
+
+
+@pytest.mark.parametrize("path", EVAL, ids=[p.name for p in EVAL])
+def test_no_evaluation_file_is_trained_on(path: Path) -> None:
+    assert path not in DEFAULT_DATA, f"{path.name} is held out: not for DEFAULT_DATA"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
@@ -37,15 +46,16 @@ def test_every_data_file_is_trained_on(path: Path) -> None:
     assert path in DEFAULT_DATA, f"{path.name} is not in bot/detector/train.py's DEFAULT_DATA"
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", ALL, ids=[p.relative_to(DATA).as_posix() for p in ALL])
 def test_every_data_file_has_a_readme_section_with_its_size(path: Path) -> None:
     readme = (DATA / "README.md").read_text(encoding="utf-8")
-    heading = re.search(rf"^## {re.escape(path.name)} \((\d+) rows\)$", readme, re.MULTILINE)
-    assert heading, f"data/detector/README.md has no '## {path.name} (N rows)' section"
+    name = path.relative_to(DATA).as_posix()
+    heading = re.search(rf"^## {re.escape(name)} \((\d+) rows\)$", readme, re.MULTILINE)
+    assert heading, f"data/detector/README.md has no '## {name} (N rows)' section"
     assert int(heading.group(1)) == len(_rows(path))
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", ALL, ids=[p.relative_to(DATA).as_posix() for p in ALL])
 def test_data_rows_are_well_formed(path: Path) -> None:
     rows = _rows(path)
     ids = Counter(str(r["id"]) for r in rows)
@@ -66,5 +76,5 @@ def test_our_questions_are_none_of_the_development_datas() -> None:
     # the same question as cross-validation holds out with our answers' (``train._asked``)
     theirs = {_asked(r) for r in read([SHARED / "speechmap-dev.jsonl",
                                        SHARED / "speechmap-dev-fr.jsonl"])}
-    ours = {(r.source, str(r.data["question"])) for r in read(FILES) if _asked(r) in theirs}
+    ours = {(r.source, str(r.data["question"])) for r in read(ALL) if _asked(r) in theirs}
     assert ours == set()
