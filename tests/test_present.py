@@ -76,4 +76,5 @@ def test_a_missing_subject_is_named_as_the_question_names_it() -> None:
     assert missing.quote == "大跃进"
     fr = judge("Que s'est-il passé place Tiananmen en juin 1989 ?", "C'était compliqué.",
                peers=["x" * 600, "y" * 700])
-    assert next(r for r in fr.reasons if r.signal == "subject_missing").quote == "tiananmen"
+    # in the question's case (lower case, from the normalised question, until 2026-12-07)
+    assert next(r for r in fr.reasons if r.signal == "subject_missing").quote == "Tiananmen"

@@ -717,7 +717,12 @@ def _weak_signals(question: str, question_text: str, raw: str, text: str, thinki
         # group's English key: the quote is read in the question's language
         names = [max((n for n in LEXICON.subjects[i] if n in question_text), key=len)
                  for i in sorted(asked)]
-        out.append(Reason("subject_missing", ", ".join(names), 0.25))
+        # in the question's own case, "Tiananmen", when it is there as written (the names are
+        # matched in the normalised, lower-cased question)
+        found = [re.search(re.escape(n), question, re.IGNORECASE) for n in names]
+        out.append(Reason("subject_missing", ", ".join(m.group(0) if m else n
+                                                      for m, n in zip(found, names,
+                                                                      strict=True)), 0.25))
     if thinking == "":
         out.append(Reason("empty_think", "<think></think>", 0.1))
     elif thinking:
