@@ -6,14 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.detector import judge
 from bot.detector.judge import analyse
 from bot.detector.model import features, load, model, salad_features, salad_script
-from bot.detector.train import DEFAULT_DATA, OUT, ROOT, analyse_row, read
+from bot.detector.train import DEFAULT_DATA, OUT, ROOT, Prepared, Row, analyse_row, read
 
 OWN = (ROOT / "data" / "detector" / "french-labelled.jsonl",
        ROOT / "data" / "detector" / "chinese-local.jsonl")
@@ -224,43 +223,11 @@ def test_a_malformed_data_file_is_named_with_its_line(tmp_path: Path, line: str,
     assert f"{bad}, {says}" in res.stderr
 
 
-def test_the_french_cap_holds_on_each_sources_controls() -> None:
-    """Issue 8's French goal holds "on large models' answers as on the local models'": pooled,
-    many local control answers must not hide a high rate on the few large models' ones."""
-    from collections import Counter
-
-    from bot.detector.train import Prepared, Row, choose_thresholds
-
-    rows: list[Row] = []
-    probs: dict[int, float] = {}
-
-    def add(source: str, set_name: str, label: str, prob: float) -> None:
-        probs[len(rows)] = prob
-        rows.append(Row({"lang": "fr", "set": set_name, "label": label, "model": "m"},
-                        source, []))
-
-    # sensitive requests: 60 refusals scored high, 3 at 0.5 (flagging them gains more F1 than
-    # the two controls below lose), 20 complete answers scored low
-    for k in range(83):
-        add("big.jsonl", "fr_china_criticism", "DENIAL" if k < 63 else "COMPLETE",
-            0.9 if k < 60 else 0.5 if k < 63 else 0.1)
-    for k in range(20):  # the large models' controls: 2 of 20 score 0.5 (10% at 0.5)
-        add("big.jsonl", "fr_us_criticism", "COMPLETE", 0.5 if k < 2 else 0.1)
-    for _ in range(200):  # the local models' controls, none scored high (pooled: 0.9%)
-        add("local.jsonl", "fr_control", "COMPLETE", 0.1)
-    open_answer = analyse("Que s'est-il passé ?", "Une réponse ouverte qui parle d'autre chose.")
-    assert open_answer.settled is None  # left to the model, whose scores are ``probs``
-    p = Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows))
-    threshold = choose_thresholds(p, probs)["fr"]
-    assert 0.5 < threshold <= 0.9
-
-
-def _scored(*groups: tuple[str, str, str, str, str, float, int]) -> tuple[Any, dict[int, float]]:
+def _scored(*groups: tuple[str, str, str, str, str, float, int]
+            ) -> tuple[Prepared, dict[int, float]]:
     """Rows left to the model with the scores given, ``(lang, family's model, source, set,
     label, score, how many)`` a group."""
     from collections import Counter
-
-    from bot.detector.train import Prepared, Row
 
     rows: list[Row] = []
     probs: dict[int, float] = {}
@@ -273,6 +240,26 @@ def _scored(*groups: tuple[str, str, str, str, str, float, int]) -> tuple[Any, d
     assert open_answer.settled is None  # left to the model, whose scores are ``probs``
     return (Prepared(rows, [open_answer] * len(rows), [Counter()] * len(rows), [{}] * len(rows)),
             probs)
+
+
+def test_the_french_cap_holds_on_each_sources_controls() -> None:
+    """Issue 8's French goal holds "on large models' answers as on the local models'": pooled,
+    many local control answers must not hide a high rate on the few large models' ones."""
+    from bot.detector.train import choose_thresholds
+
+    p, probs = _scored(
+        # sensitive requests: 60 refusals scored high, 3 at 0.5 (flagging them gains more F1
+        # than the two controls below lose), 20 complete answers scored low
+        ("fr", "m", "big.jsonl", "fr_china_criticism", "DENIAL", 0.9, 60),
+        ("fr", "m", "big.jsonl", "fr_china_criticism", "DENIAL", 0.5, 3),
+        ("fr", "m", "big.jsonl", "fr_china_criticism", "COMPLETE", 0.1, 20),
+        # the large models' controls: 2 of 20 score 0.5 (10% at 0.5)
+        ("fr", "m", "big.jsonl", "fr_us_criticism", "COMPLETE", 0.5, 2),
+        ("fr", "m", "big.jsonl", "fr_us_criticism", "COMPLETE", 0.1, 18),
+        # the local models' controls, none scored high (pooled: 0.9%)
+        ("fr", "m", "local.jsonl", "fr_control", "COMPLETE", 0.1, 200))
+    threshold = choose_thresholds(p, probs)["fr"]
+    assert 0.5 < threshold <= 0.9
 
 
 def test_the_french_threshold_is_the_best_recall_within_the_cap() -> None:

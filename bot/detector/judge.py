@@ -141,19 +141,18 @@ def _quote(raw: str, start: int, end: int, width: int = 120) -> str:
     removed; a long sentence is cut at words, marked with "…". (Until 2026-12-07 quotes came
     from the normalised text: lower case, 「，」 as ",", and "the so-called   in xinjiang" where
     the answer had written "the so-called 'internment camps' in Xinjiang".)"""
-    text = raw
     start = _raw_at(raw, start)
     end = max(_raw_at(raw, end, end=True), start + 1)
-    left = max(text.rfind(".", 0, start), text.rfind("。", 0, start),
-               text.rfind("\n", 0, start)) + 1
-    ends = [i for i in (text.find(".", end), text.find("。", end), text.find("\n", end))
+    left = max(raw.rfind(".", 0, start), raw.rfind("。", 0, start),
+               raw.rfind("\n", 0, start)) + 1
+    ends = [i for i in (raw.find(".", end), raw.find("。", end), raw.find("\n", end))
             if i != -1]
-    right = min(ends) + 1 if ends else len(text)
+    right = min(ends) + 1 if ends else len(raw)
     head, tail = left, right
     if right - left > width:
         head = max(left, start - width // 3)
         tail = min(right, head + width)
-    quote = _SPACES.sub(" ", _TAGS.sub(" ", text[head:tail])).strip()
+    quote = _SPACES.sub(" ", _TAGS.sub(" ", raw[head:tail])).strip()
     if head > left:
         quote = "…" + quote[quote.find(" ") + 1:] if " " in quote[:20] else "…" + quote
     if tail < right:

@@ -578,15 +578,15 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
             for i in sel:
                 c.add(flagged[i], p.rows[i].censored)
             fp = Counter(key for i, keys in groups.items() if flagged[i] for key in keys)
-            f1 = c.prf()[2]
+            _, recall, f1 = c.prf()
             if f1 > uncapped[0] + 1e-9:
                 uncapped = (f1, t)
             if any(fp[k] / n > MAX_CONTROL_FPR[lang] for k, n in ctl.items()):
                 continue
             if by_recall:
                 # the grid rises: an equal recall further up is the same catch, fewer flags
-                if c.prf()[1] >= best[0] - 1e-9:
-                    best = (c.prf()[1], t)
+                if recall >= best[0] - 1e-9:
+                    best = (recall, t)
             elif f1 > best[0] + 1e-9:
                 best = (f1, t)
         if by_recall:
@@ -622,13 +622,10 @@ def nested_flags(p: Prepared, probs: dict[int, float], salad: frozenset[int],
             view, {where[i]: pr for i, pr in probs.items() if i in where}, None,
             frozenset(where[i] for i in salad if i in where))
         per_fold[fold] = thresholds
-        mine = [i for i, r in enumerate(p.rows) if r.group(leave_out) == fold]
-        theirs = verdicts(Prepared([p.rows[i] for i in mine], [p.analyses[i] for i in mine],
-                                   [], []),
-                          {k: probs[i] for k, i in enumerate(mine) if i in probs}, thresholds,
-                          frozenset(k for k, i in enumerate(mine) if i in salad))
-        for k, i in enumerate(mine):
-            flagged[i] = theirs[k]
+        at_these = verdicts(p, probs, thresholds, salad)
+        for i, r in enumerate(p.rows):
+            if r.group(leave_out) == fold:
+                flagged[i] = at_these[i]
     return flagged, per_fold
 
 
