@@ -413,8 +413,8 @@ def test_a_learned_flag_quotes_no_lone_function_word_nor_a_gram_cut_across_words
     parts = [(0.5, "je"), (0.45, "^je vous"), (0.4, "m'efforce"), (0.3, "vous"), (0.2, "à la"),
              (0.1, "évitant"), (0.05, "chine a")]
     assert _top_phrases(parts) == ["m'efforce", "évitant", "chine a"]
-    parts = [(0.5, "的自"), (0.4, "依法"), (0.35, "个敏"), (0.3, "是新疆"), (0.2, "致力于"),
-             (0.1, "一直")]
+    parts = [(0.5, "的自"), (0.4, "依法"), (0.35, "个敏"), (0.3, "是新疆"), (0.25, "营是新"),
+             (0.2, "致力于"), (0.1, "一直")]
     assert _top_phrases(parts) == ["依法", "致力于", "一直"]
     # grams that overlap in the answer are one phrase; not one a particle would open
     text = "我理解这是一个敏感的话题。国际社会也应共同努力，维护人民的自由。"

@@ -226,10 +226,11 @@ _FUNCTION_WORDS = frozenset(
 #: 「存在」 and 「为了」 may end on theirs
 _CJK_NO_START = frozenset("的了和与及或个着过之并而也都就是在把被于")
 _CJK_NO_END = frozenset("的和与及或个并而也都就把被对")
-#: particles that close a word: a three-character gram with one in the middle spans two
-#: words ("模的抗" of 「大规模的抗议」, "生了大" of 「发生了大规模」: the phrases quoted for Qwen's
-#: Tiananmen answer on 2026-12-06)
-_CJK_NO_MIDDLE = frozenset("的了着过")
+#: particles that close a word, and the copula: a three-character gram with one in the
+#: middle spans two words ("模的抗" of 「大规模的抗议」, "生了大" of 「发生了大规模」: the
+#: phrases quoted for Qwen's Tiananmen answer on 2026-12-06; "营是新" of 「再教育营是新疆……」,
+#: Gemma's in the bot on 2026-12-07)
+_CJK_NO_MIDDLE = frozenset("的了着过是")
 
 
 def _readable(phrase: str) -> bool:
