@@ -355,6 +355,25 @@ class Pipeline:
         assert outcome is not None
         return outcome
 
+    async def screen(self, raw: str, *, source: str = "terminal", user_ref: str | None = None,
+                     chat_ref: str | None = None,
+                     ui_language: str | None = None) -> Rejected | None:
+        """The checks on the text alone, for a front end that queues questions before asking
+        them: an empty message or one in an unsupported language is turned away now — stored,
+        as ``ask`` stores it — rather than after its wait in the queue, where it also held its
+        asker's one place (the Telegram bot, tried by hand on 2026-12-07: "Wie spät ist es?"
+        behind two questions was told "unsupported" minutes later, and the English question
+        its asker sent meanwhile was refused as a second one waiting). None: the text may be
+        asked; ``ask`` checks everything again (models and profile too) when its turn comes."""
+        text = clean_text(raw)
+        if text and detect(text).supported:
+            return None
+        admitted = await self._admit(raw, models=None, profile=None, source=source,
+                                     user_ref=user_ref, chat_ref=chat_ref,
+                                     ui_language=ui_language, job_id=None, resume=None)
+        assert isinstance(admitted.event, Rejected)
+        return admitted.event
+
     # -- the steps of ask ------------------------------------------------------------------
     async def _admit(self, raw: str, *, models: Sequence[str] | None, profile: str | None,
                      source: str, user_ref: str | None, chat_ref: str | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.frontends.telegram.notices import Notice, Notices
+from bot.frontends.telegram.notices import TURNED_AWAY, Notice, Notices
 from bot.frontends.telegram.throttle import ChatPacer
 
 GROUP = -100500
@@ -55,3 +55,30 @@ async def test_notices_piling_up_in_a_spent_group_leave_as_one_message() -> None
     assert bot.sent == [(GROUP, "Occupé : 3 questions posées ici à l'instant n'ont pas été "
                                 "prises. Réessayez dans 120 s environ.", 103)]
     assert notices.merged == 3
+
+
+async def test_questions_turned_away_in_a_spent_group_say_why_in_the_merged_message() -> None:
+    now = [1000.0]
+    pacer = ChatPacer(20, clock=lambda: now[0])
+    for _ in range(20):
+        pacer.record()
+    bot, notices = RecordingBot(), Notices()
+    unsupported = "Sorry, Parallax understands questions in English, French and Chinese only."
+    for i, notice in enumerate([Notice(TURNED_AWAY, "en", None, text=unsupported),
+                                Notice("tg_one_waiting", "en", None),
+                                Notice(TURNED_AWAY, "en", None, text=unsupported),
+                                Notice(TURNED_AWAY, "en", None, text="Please ask a question: "
+                                                                     "the message is empty.")]):
+        notice.reply_to = 200 + i
+        notices.tell(bot, GROUP, pacer, notice)
+    await asyncio.sleep(0.2)
+    now[0] += 61.0
+    for _ in range(100):
+        if notices.idle:
+            break
+        await asyncio.sleep(0.1)
+    # each reason once, then what was not taken; replying to the latest not taken
+    assert bot.sent == [(GROUP, unsupported + "\n\nPlease ask a question: the message is empty."
+                                "\n\nBusy: 1 questions asked here in the last moments were not "
+                                "taken. Try again in about 60 s.", 201)]
+    assert notices.merged == 4

@@ -268,6 +268,39 @@ async def test_one_person_holds_one_question_at_a_time(harness: Harness) -> None
                   timeout=90)
 
 
+async def test_what_the_text_rules_out_is_said_at_once_not_after_the_queue(
+        harness: Harness) -> None:
+    """Tried by hand on 2026-12-07: a question in German, queued behind others, was told
+    "unsupported" only when its turn came, and its asker's English question sent meanwhile
+    was refused as a second one waiting."""
+    h = harness
+    h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
+    await h.until(lambda: h.app.bot_data["parallax"].jobs.running is not None)
+    other = 8
+    h.api.send_text(other, other, "Wie spät ist es?", language_code="de")
+    h.api.send_text(GROUP, other, f"@{BOT_USERNAME}", chat_type="group")  # a bare mention
+    await h.until(lambda: any("English, French and Chinese only" in m.text
+                              for m in h.api.sent(other)))
+    await h.until(lambda: any("the message is empty" in m.text for m in h.api.sent(GROUP)))
+    assert h.summary(USER) is None  # told while the first question was still being answered
+    # the German question held no place: its asker's next question is taken
+    h.api.send_text(other, other, "Is Taiwan a country?", language_code="en")
+    await h.until(lambda: any("number 2 in the queue" in m.text for m in h.api.sent(other)))
+    await h.until(lambda: h.summary(other) is not None and h.idle(), timeout=90)
+    assert not any("already have a question waiting" in m.text for m in h.api.sent(other))
+    # nothing lost: the turned-away question is stored once, as rejected, and never asked
+    con = sqlite3.connect(h.pipeline.settings.database)
+    try:
+        rows = con.execute("SELECT text, status, note, source FROM questions "
+                           "ORDER BY id").fetchall()
+    finally:
+        con.close()
+    assert ("Wie spät ist es?", "rejected", "unsupported_language", "telegram") in rows
+    assert [r[1] for r in rows].count("rejected") == 1  # an empty message is not stored
+    assert sorted(r[0] for r in rows if r[1] == "done") == [
+        "Is Taiwan a country?", "What is the capital of France?"]
+
+
 async def test_chats_are_served_in_turn(harness: Harness) -> None:
     h = harness
     for user in (100, 101, 102):  # a busy group: three people, three questions

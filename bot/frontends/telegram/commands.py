@@ -12,9 +12,11 @@ from typing import Any
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatType, ParseMode
 
+from bot.errors import StorageError
 from bot.i18n import LANGUAGES, t
 
 from .jobs import Job
+from .notices import TURNED_AWAY
 from .render import esc
 from .service import ParallaxBot, ParallaxContext, TelegramApp
 
@@ -75,6 +77,19 @@ async def _ask(update: Update, context: ParallaxContext, text: str) -> None:
     ui = await svc.ui_language(update, text)
     job = Job(chat_id=chat.id, chat_type=chat.type, user_id=user.id, text=text, ui=ui,
               reply_to=msg.message_id if chat.type != ChatType.PRIVATE else None)
+    # what the text alone rules out is said now, not after a wait in the queue
+    try:
+        rejected = await svc.pipeline.screen(text, source="telegram",
+                                             user_ref=await svc.ref("user", user.id),
+                                             chat_ref=await svc.ref("chat", chat.id),
+                                             ui_language=ui)
+    except StorageError as exc:
+        log.error("a question was not taken: %s", exc)
+        svc.jobs.notify(context.application, job, "tg_storage_error")
+        return
+    if rejected is not None:
+        svc.jobs.notify(context.application, job, TURNED_AWAY, text=rejected.message)
+        return
     await svc.jobs.enqueue(context.application, job)
 
 

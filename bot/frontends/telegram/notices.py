@@ -1,5 +1,6 @@
 """Telling askers what became of their question — busy, one already waiting, its place in the
-queue — without ever making a handler wait, and without losing the telling.
+queue, turned away (empty, unsupported language) — without ever making a handler wait, and
+without losing the telling.
 
 A handler hands the notice over and returns. One sender per chat delivers them within the
 chat's budget (:class:`ChatPacer`, which waits out ``RetryAfter``). In a group, Telegram allows
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 RESERVE = 8
 #: the notices that say a question was not taken (what a merged notice counts)
 NOT_TAKEN = ("tg_busy", "tg_one_waiting")
+#: the notice of a question turned away before the queue (empty, unsupported language): its
+#: text is the pipeline's own message
+TURNED_AWAY = "turned_away"
 
 
 @dataclass
@@ -39,6 +43,10 @@ class Notice:
     ui: str
     reply_to: int | None
     values: dict[str, object] = field(default_factory=dict)
+    text: str | None = None  # said as it is, instead of the key's text (a question turned away)
+
+    def say(self) -> str:
+        return self.text if self.text is not None else t(self.ui, self.key, **self.values)
 
 
 class Notices:
@@ -85,18 +93,23 @@ class Notices:
     def _text(self, batch: list[Notice]) -> tuple[str, int | None]:
         if len(batch) == 1:
             n = batch[0]
-            return t(n.ui, n.key, **n.values), n.reply_to
+            return n.say(), n.reply_to
         # several piled up while the chat's budget was spent: one message says it all. A
-        # queue position is stale by now; what was not taken is counted, with the latest wait
+        # queue position is stale by now; what was not taken is counted, with the latest
+        # wait, after why questions were turned away (each reason once)
         not_taken = [n for n in batch if n.key in NOT_TAKEN]
-        if not not_taken:
+        turned_away = [n for n in batch if n.key == TURNED_AWAY]
+        parts = list(dict.fromkeys(n.say() for n in turned_away))
+        if not_taken:
+            last = not_taken[-1]
+            busy = [n for n in not_taken if n.key == "tg_busy"]
+            seconds = busy[-1].values.get("seconds", 60) if busy else 60
+            parts.append(t(last.ui, "tg_not_taken", count=len(not_taken), seconds=seconds))
+        if not parts:
             return "", None
-        last = not_taken[-1]
-        busy = [n for n in not_taken if n.key == "tg_busy"]
-        seconds = busy[-1].values.get("seconds", 60) if busy else 60
-        self.merged += len(not_taken)
-        return (t(last.ui, "tg_not_taken", count=len(not_taken), seconds=seconds),
-                last.reply_to)
+        self.merged += len(not_taken) + len(turned_away)
+        last_told = (not_taken or turned_away)[-1]
+        return "\n\n".join(parts), last_told.reply_to
 
     async def close(self) -> None:
         tasks = list(self._senders.values())

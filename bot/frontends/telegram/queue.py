@@ -200,8 +200,9 @@ class JobQueue:
         self._quiet.clear()
         self._wake.set()
 
-    def notify(self, app: TelegramApp, job: Job, key: str, **values: object) -> None:
+    def notify(self, app: TelegramApp, job: Job, key: str, text: str | None = None,
+               **values: object) -> None:
         """Tell the asker what became of their question, within the chat's budget, without
-        waiting for it (bot/frontends/telegram/notices.py)."""
+        waiting for it (bot/frontends/telegram/notices.py); ``text``: said as it is."""
         self.notices.tell(app.bot, job.chat_id, self.svc.pacer(job.chat_id, job.chat_type),
-                          Notice(key, job.ui, job.reply_to, values))
+                          Notice(key, job.ui, job.reply_to, values, text))
