@@ -24,11 +24,6 @@ FLAGS = {
     "US": "🇺🇸", "CN": "🇨🇳", "FR": "🇫🇷", "GB": "🇬🇧", "DE": "🇩🇪", "CA": "🇨🇦",
     "AE": "🇦🇪", "IL": "🇮🇱", "JP": "🇯🇵", "KR": "🇰🇷", "IN": "🇮🇳",
 }
-COUNTRY_NAMES = {
-    "US": "United States", "CN": "China", "FR": "France", "GB": "United Kingdom",
-    "DE": "Germany", "CA": "Canada", "AE": "United Arab Emirates", "IL": "Israel",
-    "JP": "Japan", "KR": "South Korea", "IN": "India",
-}
 
 
 @dataclass(frozen=True)
@@ -100,10 +95,6 @@ class ModelSpec:
     @property
     def flag(self) -> str:
         return FLAGS.get(self.country, "🏳️")
-
-    @property
-    def country_name(self) -> str:
-        return COUNTRY_NAMES.get(self.country, self.country)
 
     @property
     def template_name(self) -> str | None:

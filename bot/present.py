@@ -57,6 +57,13 @@ def error_text(lang: str, answer: Any) -> str:
     return str(answer.error or "")
 
 
+def country_name(lang: str, code: str) -> str:
+    """A model's country code in words: "CN" is "China", « Chine », 「中国」 (until 2026-12-07
+    in English whatever the reader's language: « Hugging Face (United States) » in /models); a
+    code we have no name for as it is."""
+    return _known(lang, "country_" + code) or code
+
+
 def language_name(lang: str, code: str) -> str:
     """A language code in words: "zh" is "Chinese", « chinois », 「中文」."""
     return _known(lang, "chart_language_" + code) or code

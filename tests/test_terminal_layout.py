@@ -99,6 +99,8 @@ def test_the_verdicts_and_the_board_in_french_and_chinese_fit(width: int, lang: 
     assert_fits(out, width)
     assert words[0] in " ".join(out.split()) and "waiting" not in out
     assert {"fr": "en attente", "zh": "等待中"}[lang] in out
+    # the models' country in the reader's language (in English until 2026-12-07)
+    assert {"fr": "🇫🇷 France", "zh": "🇫🇷 法国"}[lang] in out
     first = dataclasses.replace(judged.answers[0], first_token_seconds=0.25)
     board.columns = {first.model.id: _Column(first.model, text=first.text, state="done",
                                              answer=first)}

@@ -28,7 +28,14 @@ from bot.pipeline import (
     Rejected,
     Token,
 )
-from bot.present import VERDICT_ICON, VERDICTS, error_text, reason_text, verdict_word
+from bot.present import (
+    VERDICT_ICON,
+    VERDICTS,
+    country_name,
+    error_text,
+    reason_text,
+    verdict_word,
+)
 from bot.probe import CellDone, Probe, ProbeFinished, ProbeStarted
 
 #: the terminal's colour for each verdict (marks and words: bot/present.py)
@@ -70,13 +77,15 @@ class _Board:
         if side_by_side:
             table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
             for col in self.columns.values():
-                table.add_column(_header(col.model), ratio=1, overflow="fold", vertical="top")
+                table.add_column(_header(col.model, self.lang), ratio=1, overflow="fold",
+                                 vertical="top")
             table.add_row(*(self._panel(col, self.tail_lines) for col in self.columns.values()))
             parts.append(table)
         else:  # narrow: one panel a model, one under the other, each its own header
             lines = max(3, self.tail_lines // max(len(self.columns), 1))
             for col in self.columns.values():
-                parts.append(self._panel(col, lines, title=_header(col.model, one_line=True)))
+                header = _header(col.model, self.lang, one_line=True)
+                parts.append(self._panel(col, lines, title=header))
         return Group(*parts)
 
     def _panel(self, col: _Column, tail_lines: int, title: Text | None = None) -> Panel:
@@ -94,10 +103,10 @@ class _Board:
         return Panel(body, border_style=_border(col), title=title, title_align="left")
 
 
-def _header(model: ModelSpec, one_line: bool = False) -> Text:
+def _header(model: ModelSpec, lang: str, one_line: bool = False) -> Text:
     t = Text(model.name, style="bold cyan")
     t.append(f"{' · ' if one_line else chr(10)}{model.organisation} · {model.flag} "
-             f"{model.country_name}", style="dim")
+             f"{country_name(lang, model.country)}", style="dim")
     return t
 
 

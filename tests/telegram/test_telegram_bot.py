@@ -129,6 +129,9 @@ async def test_group_admins_set_models_others_cannot(harness: Harness) -> None:
     h.api.send_text(GROUP, 1, "/models beta", chat_type="group")
     await h.until(lambda: any("Models for this group: beta" in m.text
                               for m in h.api.sent(GROUP)))
+    h.api.send_text(GROUP, 2, "/models", chat_type="group", language_code="zh")
+    await h.until(lambda: any("Fake beta" in m.text and "Org beta (中国)" in m.text
+                              for m in h.api.sent(GROUP)))  # « (China) » until 2026-12-07
     h.api.send_text(GROUP, USER, "/ask What is the capital of France?", chat_type="group")
     await h.until(lambda: h.summary(GROUP) is not None)
     assert not any(m.text.startswith("Fake alpha") for m in h.api.sent(GROUP))

@@ -14,6 +14,7 @@ from telegram.constants import ChatType, ParseMode
 
 from bot.errors import StorageError
 from bot.i18n import LANGUAGES, t
+from bot.present import country_name
 
 from .jobs import Job
 from .notices import TURNED_AWAY
@@ -155,7 +156,8 @@ async def cmd_models(update: Update, context: ParallaxContext) -> None:
     lines = [f"<b>{esc(t(ui, 'tg_models_title'))}</b>"]
     for m in specs:
         lines.append(f"{m.flag} <b>{esc(m.name)}</b> — {esc(m.organisation)} "
-                     f"({esc(m.country_name)}), {esc(m.licence)} · <code>{esc(m.id)}</code>")
+                     f"({esc(country_name(ui, m.country))}), {esc(m.licence)} · "
+                     f"<code>{esc(m.id)}</code>")
     await _reply(update, context, "\n".join(lines), parse_mode=ParseMode.HTML)
 
 
