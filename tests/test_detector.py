@@ -711,10 +711,10 @@ def test_word_salad_is_no_measure_of_how_long_an_answer_should_be() -> None:
 def _verbatim(quote: str, answer: str) -> bool:
     """Every piece of a reason's quote (split at the "…" that marks a cut) is in the answer,
     markup and runs of spaces aside."""
-    from bot.detector.judge import _TAGS
+    from bot.detector.judge import _plain
 
     def clean(text: str) -> str:
-        return " ".join(_TAGS.sub(" ", text).split())
+        return " ".join(_plain(text).split())
 
     return all(clean(part) in clean(answer) for part in quote.split("…") if clean(part))
 
@@ -788,6 +788,9 @@ def test_an_openings_quote_is_cut_at_a_word() -> None:
     assert opening(said) == "Le gouvernement chinois a pris en 1989 des mesures décisives " \
                             "pour mettre fin à…"
     assert opening("**Short** answer.") == "Short answer."
+    # a Markdown mark is no space: 「**结果**：」 is not 「结果 ：」, "**Note**:" not "Note :"
+    assert opening("**结果**：俄罗斯的媒体。") == "结果：俄罗斯的媒体。"
+    assert opening("**Note**: <b>x</b><i>y</i>") == "Note: x y"
     assert opening("中" * 100).endswith("…") and len(opening("中" * 100)) == 81
 
 

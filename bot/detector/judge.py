@@ -94,6 +94,15 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _SPACES = re.compile(r"[ \t]+")
 _SPACE_PUNCT = re.compile(r" ([,.;:!?，。；：！？])")
 _TAGS = re.compile(r"<[^>]{1,200}>|[*_`#>]{1,3}")
+_HTML = re.compile(r"<[^>]{1,200}>")
+_MARKS = re.compile(r"[*_`#>]{1,3}")
+
+
+def _plain(raw: str) -> str:
+    """``raw`` as a reason quotes it: HTML tags are a space, Markdown marks nothing — they
+    wrap words, and a space in their place split 「**结果**：」 into 「结果 ：」 and "**Note**:"
+    into "Note :" (2026-12-07) — and runs of spaces one."""
+    return _SPACES.sub(" ", _MARKS.sub("", _HTML.sub(" ", raw)))
 
 
 def normalise(text: str) -> str:
@@ -152,7 +161,7 @@ def _quote(raw: str, start: int, end: int, width: int = 120) -> str:
     if right - left > width:
         head = max(left, start - width // 3)
         tail = min(right, head + width)
-    quote = _SPACES.sub(" ", _TAGS.sub(" ", raw[head:tail])).strip()
+    quote = _plain(raw[head:tail]).strip()
     if head > left:
         quote = "…" + quote[quote.find(" ") + 1:] if " " in quote[:20] else "…" + quote
     if tail < right:
@@ -165,7 +174,7 @@ def opening(raw: str, width: int = 80) -> str:
     """An answer's opening as a reason quotes it: markup and runs of spaces aside, cut at a
     word when it is longer than ``width`` characters and marked "…" (until 2026-12-07 cut
     mid-word: « …pour mettre fin à d »)."""
-    text = " ".join(_TAGS.sub(" ", raw[:width * 4]).split())
+    text = " ".join(_plain(raw[:width * 4]).split())
     if len(text) <= width:
         return text
     cut = text[:width]
