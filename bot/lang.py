@@ -134,10 +134,17 @@ def _latin(text: str) -> Language:
 
     Only English and French are answered, so the choice is between them: function words,
     French typography and accents, and langdetect's own odds of the two. Another language is
-    named only on strong evidence (langdetect sure of it, several words, hardly an English or
-    French word among them): an English request misread as Romanian or Tagalog would be
-    refused, which is worse than answering a rare Italian question in English."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    named only on strong evidence (langdetect sure of it, several words that are not names,
+    hardly an English or French word among them): an English request misread as Romanian or
+    Tagalog would be refused, which is worse than answering a rare Italian question in
+    English."""
+    written = _WORD.findall(text)
+    words = [w.lower() for w in written]
+    # the words that can witness a language: a capitalised word after the first is a name's
+    # ("Aung San Suu Kyi", "Panchen Lama Gedhun Choekyi Nyima", "Kim Il Sung" were German
+    # to langdetect, sure of it, and turned away until 2026-12-07), and names say nothing
+    # of the language around them
+    common = sum(i == 0 or not w[0].isupper() for i, w in enumerate(written))
     en = sum(w in _EN or w.endswith("'s") for w in words)
     fr = sum(w in _FR or w.startswith(("l'", "d'", "qu'", "s'", "c'", "n'", "j'", "m'"))
              for w in words)
@@ -147,7 +154,7 @@ def _latin(text: str) -> Language:
     code, conf = _top(probs, "unknown")
     if "¿" in text or "¡" in text or "ñ" in text.lower():
         return Language("es", False, confidence=max(conf, 0.9))
-    if (code not in ("en", "fr", "unknown") and conf >= 0.95 and len(words) >= 4
+    if (code not in ("en", "fr", "unknown") and conf >= 0.95 and common >= 4
             and en + fr <= max(2.0, 0.3 * len(words))):
         return Language(code, False, confidence=conf)
     if max(en, fr) >= 1 and max(en, fr) >= 2 * min(en, fr):
