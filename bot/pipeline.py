@@ -361,10 +361,11 @@ class Pipeline:
         """The checks on the text alone, for a front end that queues questions before asking
         them: an empty message or one in an unsupported language is turned away now — stored,
         as ``ask`` stores it — rather than after its wait in the queue, where it also held its
-        asker's one place (the Telegram bot, tried by hand on 2026-12-07: "Wie spät ist es?"
-        behind two questions was told "unsupported" minutes later, and the English question
-        its asker sent meanwhile was refused as a second one waiting). None: the text may be
-        asked; ``ask`` checks everything again (models and profile too) when its turn comes."""
+        asker's one place (the Telegram bot, tried by hand on 2026-12-07: a blank message
+        behind two questions was told "the message is empty" only when its turn came, and the
+        question in German its asker sent meanwhile was refused as a second one waiting, not
+        as German). None: the text may be asked; ``ask`` checks everything again (models and
+        profile too) when its turn comes."""
         text = clean_text(raw)
         if text and detect(text).supported:
             return None

@@ -93,9 +93,9 @@ _SPACE = re.compile(r"\s")
 _LETTERS = re.compile(r"[^\W\d_]")
 _SPACES = re.compile(r"[ \t]+")
 _SPACE_PUNCT = re.compile(r" ([,.;:!?，。；：！？])")
-_TAGS = re.compile(r"<[^>]{1,200}>|[*_`#>]{1,3}")
 _HTML = re.compile(r"<[^>]{1,200}>")
 _MARKS = re.compile(r"[*_`#>]{1,3}")
+_TAGS = re.compile(f"{_HTML.pattern}|{_MARKS.pattern}")
 
 
 def _plain(raw: str) -> str:

@@ -273,9 +273,9 @@ async def test_one_person_holds_one_question_at_a_time(harness: Harness) -> None
 
 async def test_what_the_text_rules_out_is_said_at_once_not_after_the_queue(
         harness: Harness) -> None:
-    """Tried by hand on 2026-12-07: a question in German, queued behind others, was told
-    "unsupported" only when its turn came, and its asker's English question sent meanwhile
-    was refused as a second one waiting."""
+    """Tried by hand on 2026-12-07: a blank message, queued behind two questions, was told
+    "the message is empty" only when its turn came, and the question in German its asker
+    sent meanwhile was refused as a second one waiting, not as German."""
     h = harness
     h.api.send_text(USER, USER, "What is the capital of France?", language_code="en")
     await h.until(lambda: h.app.bot_data["parallax"].jobs.running is not None)
