@@ -77,8 +77,9 @@ async def test_questions_turned_away_in_a_spent_group_say_why_in_the_merged_mess
         if notices.idle:
             break
         await asyncio.sleep(0.1)
-    # each reason once, then what was not taken; replying to the latest not taken
+    # each reason once, then what was not taken — one question told as it is, not as "1
+    # questions were not taken"; replying to the latest not taken
     assert bot.sent == [(GROUP, unsupported + "\n\nPlease ask a question: the message is empty."
-                                "\n\nBusy: 1 questions asked here in the last moments were not "
-                                "taken. Try again in about 60 s.", 201)]
+                                "\n\nYou already have a question waiting: ask the next one "
+                                "once it is answered.", 201)]
     assert notices.merged == 4

@@ -100,7 +100,9 @@ class Notices:
         not_taken = [n for n in batch if n.key in NOT_TAKEN]
         turned_away = [n for n in batch if n.key == TURNED_AWAY]
         parts = list(dict.fromkeys(n.say() for n in turned_away))
-        if not_taken:
+        if len(not_taken) == 1:  # told as it is, not as "1 questions were not taken"
+            parts.append(not_taken[0].say())
+        elif not_taken:
             last = not_taken[-1]
             busy = [n for n in not_taken if n.key == "tg_busy"]
             seconds = busy[-1].values.get("seconds", 60) if busy else 60
