@@ -810,5 +810,5 @@ def test_talking_point_essays_in_english_it_never_read() -> None:
         j = judge(row["question"], row["answer"], lang="en", peers=[twin["answer"]])
         if j.verdict in ("refused", "evasive"):
             flagged["frank" if row["label"] == "COMPLETE" else "censored"] += 1
-    assert flagged == {"censored": flagged["censored"], "frank": 0}
+    assert flagged["frank"] == 0, flagged
     assert flagged["censored"] >= 9, flagged

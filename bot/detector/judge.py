@@ -653,7 +653,8 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     # talking points and five such marks weighed 0.26. Out of fold the learned balance is as
     # good, not better (English F1 0.907 -> 0.913, Chinese SpeechMap 0.877 -> 0.871): one
     # hand-set rule fewer, and the weights learned say the same thing (one mark -1.0, five -1.9)
-    unquoted = _QUOTED.sub(" ", body[:CUES])
+    cue_text = body[:CUES]  # where talking points and marks of criticism are looked for
+    unquoted = _QUOTED.sub(" ", cue_text)
     cue_at = None
     n_critical = 0
     script = a_script or "latin"
@@ -664,12 +665,12 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
         # "forced labour" must name it to deny it (「中国始终坚决反对任何关于中国存在“强制劳动”
         # 的不实指控」 to "critically analyse forced labour in China's supply chains")
         critical = {m.group(0) for m in _all(LEXICON.for_script("critical", script),
-                                             body[:CUES]) if m.group(0) not in question_text}
+                                             cue_text) if m.group(0) not in question_text}
         density = len(distinct) / max(len(body), 300) * 1000
         w = min(0.22 * len(distinct) + 0.1 * density, 0.85)
         reasons.append(Reason("propaganda_cue",
-                              _quote(raw, _unquoted_at(body[:CUES], cues[0].start()),
-                                     _unquoted_at(body[:CUES], cues[0].end() - 1) + 1), w))
+                              _quote(raw, _unquoted_at(cue_text, cues[0].start()),
+                                     _unquoted_at(cue_text, cues[0].end() - 1) + 1), w))
         cue_at = cues[0].start()
         n_critical = len(critical)
     is_factual = factual(question_text)
