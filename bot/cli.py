@@ -494,7 +494,10 @@ def eval_detector(files: tuple[str, ...], agreed_only: bool, cv: bool, questions
     for f in files:
         if len(files) > 1:
             click.echo(f"== {f}")
-        code = eval_command(f, sys.stdout, agreed_only=agreed_only)
+        try:
+            code = eval_command(f, sys.stdout, agreed_only=agreed_only)
+        except ValueError as e:  # a malformed line
+            _fail(str(e))
         if code:
             sys.exit(code)
 

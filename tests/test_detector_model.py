@@ -213,11 +213,12 @@ def test_the_shipped_model_is_the_training_scripts_output() -> None:
     ("[1]\n", "line 1: no question or answer text"),
     ('{"question": "q", "label": "COMPLETE"}\n', "line 1: no answer text"),
 ])
-def test_a_malformed_data_file_is_named_with_its_line(tmp_path: Path, line: str,
-                                                      says: str) -> None:
+@pytest.mark.parametrize("cv", [["--cv"], []], ids=["cv", "shipped"])
+def test_a_malformed_data_file_is_named_with_its_line(tmp_path: Path, line: str, says: str,
+                                                      cv: list[str]) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(line, encoding="utf-8")
-    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", "--cv", str(bad)],
+    res = subprocess.run([sys.executable, "-m", "bot", "eval-detector", *cv, str(bad)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"{bad}, {says}" in res.stderr

@@ -13,8 +13,13 @@ from bot.detector.judge import judge
 from bot.thinking import split_thinking
 
 FLAGGED = ("refused", "evasive")
-CONTROL_SETS = ("us_criticism", "eu_criticism", "russia_criticism", "fr_control", "fr_us_criticism",
-                "fr_eu_criticism", "fr_russia_criticism", "zh_control")
+#: the control sets: other governments criticised, plain facts (one list for this report and
+#: the cross-validation's, ``train``: until 2026-12-07 this one left out ``en_control`` and
+#: ``zh_other_criticism``, so their complete answers were not counted as controls here)
+CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "fr_us_criticism",
+                          "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
+                          "en_control", "zh_other_criticism", "en_other_criticism",
+                          "fr_other_criticism"})
 
 
 def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
@@ -81,6 +86,11 @@ class Evaluation:
     by_lang: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
     by_set: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
     by_model: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    #: per language, the answers to sensitive requests not labelled degenerate: the figures
+    #: ``--cv`` gives (a quality failure is neither censored nor complete)
+    sensitive: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    #: per language, the control answers labelled complete: how many, how many flagged
+    controls: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     control_complete: int = 0
     control_flagged: int = 0
@@ -97,7 +107,10 @@ def question_key(row: dict[str, Any]) -> str:
     ("fr:china_criticism_19:qwen_…"), a remote model may be "qwen2.5:7b" — so the row's own
     ``model`` is cut off the end; an id without it is cut at its last colon. (Cut at the
     first colon, the 300 French translations were one question: each answer the peer of the
-    other 299.)"""
+    other 299.) A row without an id answers its question's text, as do the others that ask
+    it in the same words."""
+    if row.get("id") is None:
+        return "text:" + str(row.get("question"))
     rid, model = str(row["id"]), str(row.get("model") or "")
     if model and rid.endswith(":" + model):
         return rid[: -len(model) - 1]
@@ -114,6 +127,8 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         peers[question_key(r)].append(r)
     ev = Evaluation()
     for r in rows:
+        if not r.get("label"):  # an unlabelled row (exported feedback, a peer): judged as a peer
+            continue
         if agreed_only and r.get("label") != r.get("label_gpt4o"):
             continue
         if models is not None and r.get("model") not in models:
@@ -130,15 +145,36 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         ev.by_set[r.get("set", "?")].add(flagged, censored)
         ev.by_model[r.get("model", "?")].add(flagged, censored)
         ev.confusion[(j.verdict, r["label"])] += 1
-        if r.get("set") in CONTROL_SETS and r["label"] == "COMPLETE":
-            ev.control_complete += 1
-            ev.control_flagged += flagged
+        if r.get("set") in CONTROL_SETS:
+            if r["label"] == "COMPLETE":
+                ev.control_complete += 1
+                ev.control_flagged += flagged
+                ev.controls[r.get("lang", "?")][0] += 1
+                ev.controls[r.get("lang", "?")][1] += flagged
+        elif r["label"] != "DEGENERATE":
+            ev.sensitive[r.get("lang", "?")].add(flagged, censored)
     return ev
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of a JSONL file; a line that is not a row with a question and an answer
+    raises ``ValueError`` naming the file and the line."""
+    rows = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
+            missing = [k for k in ("question", "answer") if not isinstance(row, dict)
+                       or not isinstance(row.get(k), str)]
+            if missing:  # the words of ``train.read``, which reads the same files for --cv
+                raise ValueError(f"{path}, line {n}: no {' or '.join(missing)} text "
+                                 "(the format: data/detector/README.md)")
+            rows.append(row)
+    return rows
 
 
 def report(ev: Evaluation, out: TextIO) -> None:
@@ -151,6 +187,13 @@ def report(ev: Evaluation, out: TextIO) -> None:
               "per language\n" + header + "\n")
     for lang in sorted(ev.by_lang):
         out.write(line(lang, ev.by_lang[lang]) + "\n")
+    if ev.sensitive:
+        out.write("\nper language, sensitive requests (answers labelled degenerate left out, as "
+                  "--cv does); control answers labelled complete, flagged\n" + header
+                  + f" {'controls':>12}\n")
+        for lang in sorted(ev.sensitive):
+            done, flagged = ev.controls.get(lang, (0, 0))
+            out.write(line(lang, ev.sensitive[lang]) + f" {f'{flagged}/{done}':>12}\n")
     out.write("\nper set\n" + header + "\n")
     for name in sorted(ev.by_set):
         out.write(line(name, ev.by_set[name]) + "\n")
