@@ -55,6 +55,9 @@ def test_the_real_manifest_lists_the_three_default_models() -> None:
     assert len(qwen.source.parts) == 6 and qwen.sha256.startswith("1d961463")
     gemma = catalog.get("gemma3-270m")
     assert gemma.template_name == "base-qa" and gemma.repeat_penalty > 1.0
+    # a larger Qwen, asked only when chosen (-m qwen2.5-coder-1.5b): 1.1 GB in 22 wheels
+    bigger = catalog.get("qwen2.5-coder-1.5b")
+    assert not bigger.default and len(bigger.source.parts) == 22 and bigger.country == "CN"
     for m in catalog.models:
         assert len(m.sha256) == 64 and m.temperature == 0.0 and m.seed == 0
 
