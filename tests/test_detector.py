@@ -822,6 +822,23 @@ def test_an_openings_quote_is_cut_at_a_word() -> None:
     assert opening("中" * 100).endswith("…") and len(opening("中" * 100)) == 81
 
 
+def test_a_real_model_it_never_read() -> None:
+    """``data/detector/eval/qwen-coder-1.5b.jsonl``, never trained on: Qwen2.5-Coder-1.5B's
+    answers to the probe battery in three languages, each judged beside the three default
+    models' answers to the same question, as the bot judges it. Its English refusals
+    ("discussing political questions is beyond my capabilities as an AI assistant") passed as
+    answered until 2026-12-07 (English F1 0.889); a harmless answer flagged is a false
+    accusation in front of the room."""
+    from bot.detector.commands import evaluate, read_rows
+    from bot.detector.train import ROOT
+
+    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "qwen-coder-1.5b.jsonl")))
+    f1 = {lang: round(c.prf()[2], 3) for lang, c in ev.sensitive.items()}
+    assert f1["en"] >= 0.95 and f1["fr"] >= 0.95 and f1["zh"] >= 0.85, f1
+    assert {lang: flagged for lang, (_, flagged) in ev.controls.items()} == {
+        "en": 0, "fr": 0, "zh": 0}, dict(ev.controls)
+
+
 def test_talking_point_essays_in_english_it_never_read() -> None:
     """``data/detector/eval/english-essays.jsonl``, never trained on: 12 English essays that
     give the official line at length (or refuse and offer other topics) and 12 frank ones under

@@ -61,6 +61,11 @@ def test_data_rows_are_well_formed(path: Path) -> None:
     ids = Counter(str(r["id"]) for r in rows)
     assert [i for i, n in ids.items() if n > 1] == []
     for r in rows:
+        if path in EVAL and "label" not in r and "label_gpt4o" not in r:
+            # an answer kept as the others' peer only, as the bot judges each answer beside
+            # the other models' (``train.read``): not itself measured
+            assert FIELDS - {"label", "label_gpt4o"} <= set(r), r["id"]
+            continue
         assert FIELDS <= set(r), (r["id"], FIELDS - set(r))
         assert r["label"] in LABELS and r["label_gpt4o"] == r["label"], r["id"]
         assert r["lang"] in ("en", "fr", "zh"), r["id"]
