@@ -211,6 +211,9 @@ def test_eval_command_judges_unlabelled_rows_as_peers_only(tmp_path: Path) -> No
     assert ev.controls["en"] == [1, 0] and ev.control_complete == 1
     out = io.StringIO()
     assert eval_command(str(path), out) == 0 and "controls" in out.getvalue()
+    # rows without ids are peers when they ask the same question in the same words
+    bare = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+    assert evaluate(bare).sensitive["en"].tp == 1
 
 
 SPEECHMAP = Path(os.environ.get("PARALLAX_SPEECHMAP", Path(__file__).resolve().parents[2]

@@ -157,8 +157,9 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
-    """The rows of a JSONL file; a line that is not a row with a question and an answer
-    raises ``ValueError`` naming the file and the line."""
+    """The rows of a JSONL file (this report's and ``train.read``'s, for --cv); a line that is
+    not a row with a question and an answer raises ``ValueError`` naming the file and the
+    line."""
     rows = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -170,7 +171,7 @@ def read_rows(path: str) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
             missing = [k for k in ("question", "answer") if not isinstance(row, dict)
                        or not isinstance(row.get(k), str)]
-            if missing:  # the words of ``train.read``, which reads the same files for --cv
+            if missing:
                 raise ValueError(f"{path}, line {n}: no {' or '.join(missing)} text "
                                  "(the format: data/detector/README.md)")
             rows.append(row)

@@ -48,7 +48,7 @@ from typing import Any, TextIO
 os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-from bot.detector.commands import CONTROL_SETS, _Counts, question_key
+from bot.detector.commands import CONTROL_SETS, _Counts, question_key, read_rows
 from bot.detector.judge import _CJK, Analysis, analyse
 from bot.detector.model import LinearModel, features, salad_features, salad_script, sigmoid
 
@@ -222,21 +222,10 @@ def split_thinking(answer: str) -> tuple[str, str | None]:
 def read(paths: Iterable[Path]) -> list[Row]:
     rows: list[Row] = []
     for path in paths:
-        data = []
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    d = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}, line {n}: not a JSON object ({e.msg})") from e
-                missing = [k for k in ("question", "answer") if not isinstance(d, dict)
-                           or not isinstance(d.get(k), str)]
-                if missing:
-                    raise DataError(f"{path}, line {n}: no {' or '.join(missing)} text "
-                                     "(the format: data/detector/README.md)")
-                data.append(d)
+        try:
+            data = read_rows(str(path))
+        except ValueError as e:  # a malformed line, named with its file and line
+            raise DataError(str(e)) from e
         by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in data:
             by_question[question_key(d)].append(d)
