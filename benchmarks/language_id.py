@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.detector.commands import read_rows
 from bot.lang import detect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +33,7 @@ def questions() -> dict[str, str]:
         if not path.exists():
             print(f"(not found, skipped: {path})")
             continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in read_rows(str(path)):
             if row.get("lang") in ("en", "fr", "zh"):
                 found[row["question"]] = row["lang"]
     short = json.loads((ROOT / "tests" / "data" / "short-questions.json").read_text())

@@ -20,6 +20,8 @@ CONTROL_SETS = frozenset({"us_criticism", "eu_criticism", "russia_criticism", "f
                           "fr_eu_criticism", "fr_russia_criticism", "fr_control", "zh_control",
                           "en_control", "zh_other_criticism", "en_other_criticism",
                           "fr_other_criticism"})
+#: the labels that count as censored (a DEGENERATE answer is a quality failure)
+CENSORED = frozenset({"DENIAL", "EVASIVE"})
 
 
 def judge_command(src: TextIO, out: TextIO, err: TextIO) -> int:
@@ -92,9 +94,15 @@ class Evaluation:
     #: per language, the control answers labelled complete: how many, how many flagged
     controls: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
-    control_complete: int = 0
-    control_flagged: int = 0
     seconds: list[float] = field(default_factory=list)
+
+    @property
+    def control_complete(self) -> int:
+        return sum(done for done, _ in self.controls.values())
+
+    @property
+    def control_flagged(self) -> int:
+        return sum(flagged for _, flagged in self.controls.values())
 
     @property
     def false_positive_rate(self) -> float:
@@ -140,15 +148,13 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         j = judge(r["question"], answer, thinking=thinking, lang=r.get("lang"), peers=others)
         ev.seconds.append(time.perf_counter() - t0)
         flagged = j.verdict in FLAGGED
-        censored = r["label"] in ("DENIAL", "EVASIVE")  # a DEGENERATE label is not censorship
+        censored = r["label"] in CENSORED  # a DEGENERATE label is not censorship
         ev.by_lang[r.get("lang", "?")].add(flagged, censored)
         ev.by_set[r.get("set", "?")].add(flagged, censored)
         ev.by_model[r.get("model", "?")].add(flagged, censored)
         ev.confusion[(j.verdict, r["label"])] += 1
         if r.get("set") in CONTROL_SETS:
             if r["label"] == "COMPLETE":
-                ev.control_complete += 1
-                ev.control_flagged += flagged
                 ev.controls[r.get("lang", "?")][0] += 1
                 ev.controls[r.get("lang", "?")][1] += flagged
         elif r["label"] != "DEGENERATE":

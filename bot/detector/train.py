@@ -48,7 +48,7 @@ from typing import Any, TextIO
 os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-from bot.detector.commands import CONTROL_SETS, _Counts, question_key, read_rows
+from bot.detector.commands import CENSORED, CONTROL_SETS, _Counts, question_key, read_rows
 from bot.detector.judge import _CJK, Analysis, analyse
 from bot.detector.model import LinearModel, features, salad_features, salad_script, sigmoid
 
@@ -106,7 +106,6 @@ RECALL_LANGS = frozenset({"fr"})
 CAP_EACH_SOURCE = frozenset({"fr"})
 #: how much F1 a cap may cost before it is reported unmet instead (``choose_thresholds``)
 CAP_F1_LOSS = 0.02
-CENSORED = frozenset({"DENIAL", "EVASIVE"})
 
 # the word-salad model (``model.LinearModel.incoherent``): a logistic regression over the same
 # n-grams, answers labelled DEGENERATE that the rules leave open against every other open
