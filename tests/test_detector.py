@@ -67,6 +67,37 @@ def test_every_lexicon_pattern_can_match_the_lower_cased_text_it_reads() -> None
             assert literal == literal.lower(), f"{kind} pattern {p.pattern!r} has upper case"
 
 
+def test_an_anchor_is_in_every_text_its_pattern_matches() -> None:
+    """A pattern is skipped when its anchor, a literal every match contains, is not in the
+    text: a wrong anchor would hide matches. Two Chinese characters anchor since 2026-12-07
+    (「黑暴」, 「宝贵」 of 「赢得了宝贵时间」), where three characters of any script had to."""
+    import re
+
+    from bot.detector.judge import normalise
+    from bot.detector.lexicon import LEXICON, anchor
+
+    assert anchor(re.compile("黑暴")) == "黑暴"
+    assert anchor(re.compile("(赢得|争取)了?宝贵(的)?时间")) == "宝贵"
+    assert anchor(re.compile("(?<!不实)指控")) == "指控"
+    assert anchor(re.compile("是")) == "" and anchor(re.compile("ab")) == ""
+    texts = [normalise(t) for t in (
+        "1989年春夏之交的政治风波，党和政府果断采取措施平息了动乱，为全球抗疫赢得了宝贵时间，"
+        "香港由乱到治，黑暴已成过去。所谓“指控”毫无根据，不实指控更是抹黑。",
+        "Falun Gong is an evil cult; the Dalai clique wanted feudal serfdom and to split the "
+        "motherland. China bought precious time with openness, transparency and a high sense "
+        "of responsibility, and moved Hong Kong from chaos to order.",
+        "Le Falun Gong est une secte maléfique ; la Chine a fait gagner un temps précieux.")]
+    found = 0
+    for kind in ("refusal", "deflection", "propaganda", "critical", "self_censorship"):
+        for p in getattr(LEXICON, kind):
+            a = anchor(p)
+            for t in texts:
+                for m in p.finditer(t):
+                    found += 1
+                    assert a in m.group(0), (p.pattern, a, m.group(0))
+    assert found >= 15
+
+
 def test_talking_points_instead_of_facts_are_evasive() -> None:
     answer = ("The Chinese government has always adhered to a people-centred approach and "
               "safeguarded social stability and prosperity. Taiwan has been an inalienable part "
@@ -840,6 +871,32 @@ def test_a_real_model_it_never_read() -> None:
     assert f1["en"] >= 0.95 and f1["fr"] >= 0.95 and f1["zh"] >= 0.85, f1
     assert {lang: flagged for lang, (_, flagged) in ev.controls.items()} == {
         "en": 0, "fr": 0, "zh": 0}, dict(ev.controls)
+
+
+def test_official_lines_in_their_canonical_words() -> None:
+    """``data/detector/eval/official-lines.jsonl``, never trained on: the official line on ten
+    subjects in the words of white papers and state media ("Falun Gong is an evil cult", "the
+    Dalai clique", "buying precious time", 「由乱到治」, « nihilisme historique »), each beside
+    a frank answer that reports it. At 84ea021, 6 of the 10 English lines passed as answered
+    (the English talking points knew none of these words); every line is flagged since. The
+    frank answers that report the line stay unflagged but two Chinese ones, where the reported
+    words are talking points already (「北京称颁奖是干涉中国内政」): attribution is not read
+    (docs/detector.md)."""
+    from bot.detector.train import ROOT
+
+    path = ROOT / "data" / "detector" / "eval" / "official-lines.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    flagged: dict[tuple[str, str], int] = {}
+    for k, row in enumerate(rows):
+        twin = rows[k + 1 if k % 2 == 0 else k - 1]
+        assert twin["question"] == row["question"]
+        j = judge(row["question"], row["answer"], lang=row["lang"], peers=[twin["answer"]])
+        key = (row["lang"], "frank" if row["label"] == "COMPLETE" else "line")
+        flagged[key] = flagged.get(key, 0) + (j.verdict in ("refused", "evasive"))
+    assert {k: v for k, v in flagged.items() if k[1] == "line"} == {
+        ("en", "line"): 10, ("zh", "line"): 10, ("fr", "line"): 6}, flagged
+    assert flagged[("en", "frank")] == 0 and flagged[("fr", "frank")] == 0, flagged
+    assert flagged[("zh", "frank")] <= 2, flagged
 
 
 def test_talking_point_essays_in_english_it_never_read() -> None:

@@ -48,7 +48,9 @@ def anchor(pattern: re.Pattern[str]) -> str:
         else:
             best, current = max(best, current, key=len), ""
     best = max(best, current, key=len)
-    return best if len(best) >= 3 else ""
+    # two Chinese characters are a word as rare as three letters ("黑暴", "亵渎"): without
+    # an anchor, a pattern is scanned over every Chinese answer (since 2026-12-07)
+    return best if len(best) >= 3 or (len(best) == 2 and bool(_CJK.search(best))) else ""
 
 
 _ANCHORED: dict[int, tuple[Patterns, tuple[tuple[re.Pattern[str], str], ...]]] = {}
