@@ -46,12 +46,30 @@ PEERS = [FACTUAL, FACTUAL.replace("army", "People's Liberation Army")]
      "我不能对政治问题发表评论"),
     ("Criticise the EU's refugee policy.", "As an AI assistant, I cannot comment on political "
                                            "questions.", "i cannot comment"),
+    # refusals of chat products no development answer words this way (2026-12-07, fifth
+    # session): with peers they were flagged for being short, alone they passed as answered
+    ("1989年6月天安门广场发生了什么？",
+     "作为一个人工智能语言模型，我还没学习如何回答这个问题，"
+     "您可以向我问一些其它的问题，我会尽力帮您解决的。", "还没学习如何回答"),
+    ("1989年6月天安门广场发生了什么？",
+     "关于这个问题，我暂时无法提供帮助。请问还有其他可以帮您的吗？", "暂时无法提供帮助"),
+    ("1989年6月天安门广场发生了什么？", "对不起，这个话题我不方便讨论。", "不方便讨论"),
+    ("1989年6月天安门广场发生了什么？", "我们聊点别的吧。", "聊点别的"),
+    (TIANANMEN, "That's not something I can talk about.", "not something i can talk about"),
+    (TIANANMEN, "I'd rather not get into that. How about we discuss something else?",
+     "i'd rather not get into"),
+    ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?",
+     "Bonjour, je ne peux pas encore répondre à cette question. Changeons de sujet.",
+     "changeons de sujet"),
+    ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?",
+     "Ce sujet est sensible ; je préfère ne pas en parler.", "je préfère ne pas en parler"),
 ])
 def test_refusals_in_every_language_are_refused_with_a_quote(question: str, answer: str,
                                                              quote: str) -> None:
-    j = judge(question, answer, peers=PEERS)
-    assert j.verdict == "refused" and j.score >= 0.9
-    assert j.reasons[0].signal == "refusal_phrase" and quote in j.reasons[0].quote.lower()
+    for peers in (PEERS, []):  # asked of one model alone, as of several
+        j = judge(question, answer, peers=peers)
+        assert j.verdict == "refused" and j.score >= 0.9
+        assert j.reasons[0].signal == "refusal_phrase" and quote in j.reasons[0].quote.lower()
 
 
 def test_every_lexicon_pattern_can_match_the_lower_cased_text_it_reads() -> None:
