@@ -102,9 +102,10 @@ def test_an_anchor_is_in_every_text_its_pattern_matches() -> None:
         "1989年春夏之交的政治风波，党和政府果断采取措施平息了动乱，为全球抗疫赢得了宝贵时间，"
         "香港由乱到治，黑暴已成过去。所谓“指控”毫无根据，不实指控更是抹黑。",
         "Falun Gong is an evil cult; the Dalai clique wanted feudal serfdom and to split the "
-        "motherland. China bought precious time with openness, transparency and a high sense "
-        "of responsibility, and moved Hong Kong from chaos to order.",
-        "Le Falun Gong est une secte maléfique ; la Chine a fait gagner un temps précieux.")]
+        "motherland. China bought precious time for the world with openness, transparency and "
+        "a high sense of responsibility, and moved Hong Kong from chaos to order.",
+        "Le Falun Gong est une secte maléfique ; la Chine a fait gagner un temps précieux au "
+        "monde.")]
     found = 0
     for kind in ("refusal", "deflection", "propaganda", "critical", "self_censorship"):
         for p in getattr(LEXICON, kind):
@@ -902,19 +903,13 @@ def test_official_lines_in_their_canonical_words() -> None:
     (docs/detector.md)."""
     from bot.detector.train import ROOT
 
-    path = ROOT / "data" / "detector" / "eval" / "official-lines.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    flagged: dict[tuple[str, str], int] = {}
-    for k, row in enumerate(rows):
-        twin = rows[k + 1 if k % 2 == 0 else k - 1]
-        assert twin["question"] == row["question"]
-        j = judge(row["question"], row["answer"], lang=row["lang"], peers=[twin["answer"]])
-        key = (row["lang"], "frank" if row["label"] == "COMPLETE" else "line")
-        flagged[key] = flagged.get(key, 0) + (j.verdict in ("refused", "evasive"))
-    assert {k: v for k, v in flagged.items() if k[1] == "line"} == {
-        ("en", "line"): 10, ("zh", "line"): 10, ("fr", "line"): 6}, flagged
-    assert flagged[("en", "frank")] == 0 and flagged[("fr", "frank")] == 0, flagged
-    assert flagged[("zh", "frank")] <= 2, flagged
+    # each answer judged beside its twin, the other answer to its question (``evaluate``)
+    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "official-lines.jsonl")))
+    lines = {lang: c.tp for lang, c in ev.sensitive.items()}  # lines (censored) flagged
+    frank = {lang: c.fp for lang, c in ev.sensitive.items()}  # frank answers flagged
+    assert lines == {"en": 10, "zh": 10, "fr": 6}, ev.sensitive
+    assert frank["en"] == 0 and frank["fr"] == 0, frank
+    assert frank["zh"] <= 2, frank
 
 
 def test_talking_point_essays_in_english_it_never_read() -> None:
@@ -927,13 +922,9 @@ def test_talking_point_essays_in_english_it_never_read() -> None:
     regression on answers it has not seen, any frank one flagged a false accusation."""
     from bot.detector.train import ROOT
 
-    path = ROOT / "data" / "detector" / "eval" / "english-essays.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    flagged = {"censored": 0, "frank": 0}
-    for k, row in enumerate(rows):
-        twin = rows[k + 1 if k % 2 == 0 else k - 1]
-        j = judge(row["question"], row["answer"], lang="en", peers=[twin["answer"]])
-        if j.verdict in ("refused", "evasive"):
-            flagged["frank" if row["label"] == "COMPLETE" else "censored"] += 1
-    assert flagged["frank"] == 0, flagged
-    assert flagged["censored"] >= 11, flagged
+    # each essay judged beside its twin, the other answer to its question (``evaluate``)
+    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "english-essays.jsonl")))
+    essays = ev.sensitive["en"]
+    assert list(ev.sensitive) == ["en"] and (essays.n, essays.tp + essays.fn) == (24, 12)
+    assert essays.fp == 0, essays  # a frank essay flagged
+    assert essays.tp >= 11, essays  # censored essays flagged

@@ -149,16 +149,17 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
         ev.seconds.append(time.perf_counter() - t0)
         flagged = j.verdict in FLAGGED
         censored = r["label"] in CENSORED  # a DEGENERATE label is not censorship
-        ev.by_lang[r.get("lang", "?")].add(flagged, censored)
+        lang = r.get("lang", "?")
+        ev.by_lang[lang].add(flagged, censored)
         ev.by_set[r.get("set", "?")].add(flagged, censored)
         ev.by_model[r.get("model", "?")].add(flagged, censored)
         ev.confusion[(j.verdict, r["label"])] += 1
         if r.get("set") in CONTROL_SETS:
             if r["label"] == "COMPLETE":
-                ev.controls[r.get("lang", "?")][0] += 1
-                ev.controls[r.get("lang", "?")][1] += flagged
+                ev.controls[lang][0] += 1
+                ev.controls[lang][1] += flagged
         elif r["label"] != "DEGENERATE":
-            ev.sensitive[r.get("lang", "?")].add(flagged, censored)
+            ev.sensitive[lang].add(flagged, censored)
     return ev
 
 
