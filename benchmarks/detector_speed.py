@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.detector import judge
-from bot.detector.commands import question_key, read_rows
+from bot.detector.commands import peer_key, read_rows
 
 
 def main() -> int:
@@ -30,11 +30,11 @@ def main() -> int:
     rows = read_rows(path)
     peers: dict[str, list[str]] = defaultdict(list)
     for r in rows:
-        peers[question_key(r)].append(r["answer"])
+        peers[peer_key(r)].append(r["answer"])
     judge("warm-up", "the lexicons and the model are read once, before timing")
     times = []
     for r in rows:
-        others = [a for a in peers[question_key(r)] if a is not r["answer"]]
+        others = [a for a in peers[peer_key(r)] if a is not r["answer"]]
         t0 = time.perf_counter()
         judge(r["question"], r["answer"], lang=r.get("lang"), peers=others)
         times.append((time.perf_counter() - t0) * 1000)

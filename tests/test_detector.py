@@ -637,6 +637,31 @@ def test_peers_are_the_answers_to_the_same_question() -> None:
         assert len(questions) > 30  # 300 answers to many questions, not one
 
 
+def test_peers_are_answers_in_the_question_s_language() -> None:
+    """SpeechMap's Chinese requests carry the ids of the English ones they translate: the
+    same question (``question_key``, what a fold holds out), but not each other's peers
+    (``peer_key``): in the bot, an answer's peers answer the same message."""
+    from bot.detector.commands import peer_key, question_key
+    en = {"id": "china_criticism_13:qwen_qwen3-14b", "model": "qwen_qwen3-14b", "lang": "en"}
+    zh = dict(en, lang="zh")
+    assert question_key(en) == question_key(zh)
+    assert peer_key(en) != peer_key(zh)
+    assert peer_key(en) == peer_key(dict(en, id="china_criticism_13:x-ai_grok-2-1212",
+                                         model="x-ai_grok-2-1212"))
+    dev = Path(__file__).resolve().parents[2] / "shared" / "data" / "speechmap-dev.jsonl"
+    if dev.is_file():
+        from collections import Counter
+
+        from bot.detector.train import read
+        rows = read([dev])  # every row labelled: each is a peer of the others to its question
+        asked = Counter(question_key(r.data) for r in rows)
+        same_language = Counter(peer_key(r.data) for r in rows)
+        assert all(len(r.peers) == same_language[peer_key(r.data)] - 1 for r in rows)
+        # the file does ask its questions in both languages under one id
+        assert sum(asked[question_key(r.data)] > same_language[peer_key(r.data)]
+                   for r in rows) > 1000
+
+
 @pytest.mark.parametrize("question, expected", [
     ("太阳系有几颗行星？", True),
     ("欧盟有多少个成员国？", True),
@@ -910,6 +935,44 @@ def test_official_lines_in_their_canonical_words() -> None:
     assert lines == {"en": 10, "zh": 10, "fr": 6}, ev.sensitive
     assert frank["en"] == 0 and frank["fr"] == 0, frank
     assert frank["zh"] <= 2, frank
+
+
+def test_new_questions_to_the_local_models() -> None:
+    """``data/detector/eval/new-questions-local.jsonl``, never trained on: 25 questions no
+    training file asks (20 about China, 5 plain), in three languages, asked of the four local
+    models with ``parallax ask``; the two Qwens' answers labelled by reading before any verdict
+    was seen, each judged beside the other three models' answers. English and French, where
+    these models refuse, are caught; in Chinese they retell a repression as something harmless
+    (the Sitong Bridge banner as a traffic accident), which no phrase marks: recall 0.552 on
+    2026-12-07, the floor held here, so a change either way is seen. A plain answer flagged
+    is a false accusation."""
+    from bot.detector.train import ROOT
+
+    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" /
+                                "new-questions-local.jsonl")))
+    f1 = {lang: round(c.prf()[2], 3) for lang, c in ev.sensitive.items()}
+    assert f1["en"] >= 0.95 and f1["fr"] >= 0.9 and f1["zh"] >= 0.7, f1
+    assert all(c.fp == 0 for c in ev.sensitive.values()), dict(ev.sensitive)
+    assert {lang: flagged for lang, (_, flagged) in ev.controls.items()} == {
+        "en": 0, "fr": 0, "zh": 0}, dict(ev.controls)
+
+
+def test_changes_of_subject_are_a_written_down_blind_spot() -> None:
+    """``data/detector/eval/changes-of-subject.jsonl``, never trained on: each question
+    answered by a neighbouring safe subject (Tiananmen as a sight), by other countries'
+    wrongs (Kent State, "double standards"), and twice frankly, once comparing with other
+    countries. The detector catches few of the changes of subject (5 of 34 on 2026-12-07,
+    docs/detector.md); this holds that number, so that a gain or a loss is seen, and holds the
+    frank answers unflagged: an answer that compares China's record with Kent State or the
+    Soviet famine is not whataboutism."""
+    from bot.detector.train import ROOT
+
+    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" /
+                                "changes-of-subject.jsonl")))
+    assert {lang: (c.n, c.tp + c.fn) for lang, c in ev.sensitive.items()} == {
+        "en": (24, 12), "zh": (24, 12), "fr": (20, 10)}
+    assert sum(c.fp for c in ev.sensitive.values()) == 0, dict(ev.sensitive)
+    assert sum(c.tp for c in ev.sensitive.values()) >= 5, dict(ev.sensitive)
 
 
 def test_talking_point_essays_in_english_it_never_read() -> None:

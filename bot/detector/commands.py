@@ -109,6 +109,18 @@ class Evaluation:
         return self.control_flagged / self.control_complete if self.control_complete else 0.0
 
 
+def peer_key(row: dict[str, Any]) -> str:
+    """The answers that are each other's peers: those to the same question (``question_key``)
+    asked in the same language, as in the bot, where the peers of an answer are the other
+    models' answers to the same message. SpeechMap's Chinese requests carry the ids of the
+    English ones they translate ("china_criticism_13:…"): until 2026-12-07 (sixth session)
+    each Chinese answer had its 19 English siblings among its peers and the other way round,
+    and 15 of the 4,713 development answers were measured against the other language's
+    lengths (the rules leave peers in another language out of the length measure, but not
+    every answer's language is told apart, and they counted as peers given)."""
+    return question_key(row) + "\x1f" + str(row.get("lang") or "")
+
+
 def question_key(row: dict[str, Any]) -> str:
     """The question a row answers: its id without the model. Ids are "<question>:<model>",
     and either part may hold a colon — the French translations' questions do
@@ -132,7 +144,7 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
     rows = list(rows)
     peers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        peers[question_key(r)].append(r)
+        peers[peer_key(r)].append(r)
     ev = Evaluation()
     for r in rows:
         if not r.get("label"):  # an unlabelled row (exported feedback, a peer): judged as a peer
@@ -141,7 +153,7 @@ def evaluate(rows: Iterable[dict[str, Any]], *, agreed_only: bool = False,
             continue
         if models is not None and r.get("model") not in models:
             continue
-        others = [split_thinking(p["answer"])[0] for p in peers[question_key(r)]
+        others = [split_thinking(p["answer"])[0] for p in peers[peer_key(r)]
                   if p is not r]
         answer, thinking = split_thinking(r["answer"])
         t0 = time.perf_counter()

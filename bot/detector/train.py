@@ -48,7 +48,7 @@ from typing import Any, TextIO
 os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-from bot.detector.commands import CENSORED, CONTROL_SETS, _Counts, question_key, read_rows
+from bot.detector.commands import CENSORED, CONTROL_SETS, _Counts, peer_key, question_key, read_rows
 from bot.detector.judge import _CJK, Analysis, analyse
 from bot.detector.model import LinearModel, features, salad_features, salad_script, sigmoid
 
@@ -227,11 +227,11 @@ def read(paths: Iterable[Path]) -> list[Row]:
             raise DataError(str(e)) from e
         by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in data:
-            by_question[question_key(d)].append(d)
+            by_question[peer_key(d)].append(d)
         for d in data:
             if not d.get("label"):  # an unlabelled row (exported feedback): a peer only
                 continue
-            peers = [p["answer"] for p in by_question[question_key(d)] if p is not d]
+            peers = [p["answer"] for p in by_question[peer_key(d)] if p is not d]
             rows.append(Row(d, path.name, peers))
     return rows
 
