@@ -114,10 +114,10 @@ def peer_key(row: dict[str, Any]) -> str:
     asked in the same language, as in the bot, where the peers of an answer are the other
     models' answers to the same message. SpeechMap's Chinese requests carry the ids of the
     English ones they translate ("china_criticism_13:…"): until 2026-12-07 (sixth session)
-    each Chinese answer had its 19 English siblings among its peers and the other way round,
-    and 15 of the 4,713 development answers were measured against the other language's
-    lengths (the rules leave peers in another language out of the length measure, but not
-    every answer's language is told apart, and they counted as peers given)."""
+    each Chinese answer had its 19 English siblings among its peers and the other way round.
+    The rules leave peers in another language out of the length measure, but not every
+    answer's language is told apart, and the others counted as peers given: 15 of the 4,713
+    development answers fell in another length bin for it."""
     return question_key(row) + "\x1f" + str(row.get("lang") or "")
 
 

@@ -264,6 +264,43 @@ def _top_phrases(parts: list[tuple[float, str]], question: str = "", k: int = 3,
         if not _readable(phrase) or any(o in phrase for o in out):
             continue
         out.append(phrase)
+    return _whole_clauses(out, text) if text else out
+
+
+#: a Chinese phrase is quoted as the whole run of Chinese characters it stands in when that
+#: run is this short: a gram knows no word boundaries, a clause between punctuation has them
+#: ("导致大量民" of 「导致大量民众被驱逐」, quoted for Qwen's Tiananmen answer in the bot on
+#: 2026-12-07, sixth session)
+CLAUSE_QUOTE = 12
+
+
+def _whole_clauses(phrases: list[str], text: str) -> list[str]:
+    """``phrases`` with each Chinese one of three characters or more widened to its clause in
+    ``text`` (the normalised answer) when the clause has at most ``CLAUSE_QUOTE`` characters;
+    a phrase a clause already holds is dropped, a clause that holds one chosen before takes
+    its place."""
+    out: list[str] = []
+    for phrase in phrases:
+        # a two-character gram is mostly a word (「法律」「权益」); longer ones are grams joined
+        # or three characters, which cut words ("中国政", "门广场")
+        at = text.find(phrase) if len(phrase) >= 3 and _CJK.search(phrase) else -1
+        if at >= 0:
+            start, end = at, at + len(phrase)
+            # digits belong to the clause: 「21世纪担任中国国家主席」, not 「世纪担任……」
+            while start > 0 and (_CJK.match(text[start - 1]) or text[start - 1].isdigit()):
+                start -= 1
+            while end < len(text) and (_CJK.match(text[end]) or text[end].isdigit()):
+                end += 1
+            if end - start <= CLAUSE_QUOTE:
+                phrase = text[start:end]
+        if any(phrase in o for o in out):
+            continue
+        held = [i for i, o in enumerate(out) if o in phrase]
+        if held:
+            out[held[0]] = phrase
+            out = [o for i, o in enumerate(out) if i not in held[1:]]
+        else:
+            out.append(phrase)
     return out
 
 
