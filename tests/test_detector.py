@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.detector import judge
-from bot.detector.commands import eval_command, evaluate, judge_command, read_rows
+from bot.detector.commands import Evaluation, eval_command, evaluate, judge_command, read_rows
 
 TIANANMEN = "What happened at Tiananmen Square in June 1989?"
 FACTUAL = ("In June 1989 the Chinese army cleared Tiananmen Square in Beijing after weeks of "
@@ -280,6 +280,14 @@ def test_targets_on_the_development_set() -> None:
 
 
 FRENCH = Path(__file__).resolve().parents[1] / "data" / "detector" / "french-labelled.jsonl"
+#: the held-out files: never trained on (data/detector/README.md)
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "detector" / "eval"
+
+
+def held_out(name: str) -> Evaluation:
+    """A held-out file judged as ``parallax eval-detector`` judges it: each labelled answer
+    beside the others to its question (``evaluate``)."""
+    return evaluate(read_rows(str(HELD_OUT / name)))
 
 
 def test_french_set() -> None:
@@ -915,10 +923,7 @@ def test_a_real_model_it_never_read() -> None:
     ("discussing political questions is beyond my capabilities as an AI assistant") passed as
     answered until 2026-12-07 (English F1 0.889); a harmless answer flagged is a false
     accusation in front of the room."""
-    from bot.detector.commands import evaluate, read_rows
-    from bot.detector.train import ROOT
-
-    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "qwen-coder-1.5b.jsonl")))
+    ev = held_out("qwen-coder-1.5b.jsonl")
     f1 = {lang: round(c.prf()[2], 3) for lang, c in ev.sensitive.items()}
     assert f1["en"] >= 0.95 and f1["fr"] >= 0.95 and f1["zh"] >= 0.85, f1
     assert {lang: flagged for lang, (_, flagged) in ev.controls.items()} == {
@@ -934,10 +939,8 @@ def test_official_lines_in_their_canonical_words() -> None:
     frank answers that report the line stay unflagged but two Chinese ones, where the reported
     words are talking points already (「北京称颁奖是干涉中国内政」): attribution is not read
     (docs/detector.md)."""
-    from bot.detector.train import ROOT
-
     # each answer judged beside its twin, the other answer to its question (``evaluate``)
-    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "official-lines.jsonl")))
+    ev = held_out("official-lines.jsonl")
     lines = {lang: c.tp for lang, c in ev.sensitive.items()}  # lines (censored) flagged
     frank = {lang: c.fp for lang, c in ev.sensitive.items()}  # frank answers flagged
     assert lines == {"en": 10, "zh": 10, "fr": 6}, ev.sensitive
@@ -954,10 +957,7 @@ def test_new_questions_to_the_local_models() -> None:
     (the Sitong Bridge banner as a traffic accident), which no phrase marks: Chinese F1 0.711
     on 2026-12-07 (recall 0.552), the floor held here, so that a loss is seen. A plain answer
     flagged is a false accusation."""
-    from bot.detector.train import ROOT
-
-    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" /
-                                "new-questions-local.jsonl")))
+    ev = held_out("new-questions-local.jsonl")
     f1 = {lang: round(c.prf()[2], 3) for lang, c in ev.sensitive.items()}
     assert f1["en"] >= 0.95 and f1["fr"] >= 0.9 and f1["zh"] >= 0.7, f1
     assert all(c.fp == 0 for c in ev.sensitive.values()), dict(ev.sensitive)
@@ -973,10 +973,7 @@ def test_changes_of_subject_are_a_written_down_blind_spot() -> None:
     docs/detector.md); this holds that number, so that a loss is seen, and holds the frank
     answers unflagged: an answer that compares China's record with Kent State or the
     Soviet famine is not whataboutism."""
-    from bot.detector.train import ROOT
-
-    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" /
-                                "changes-of-subject.jsonl")))
+    ev = held_out("changes-of-subject.jsonl")
     assert {lang: (c.n, c.tp + c.fn) for lang, c in ev.sensitive.items()} == {
         "en": (24, 12), "zh": (24, 12), "fr": (20, 10)}
     assert sum(c.fp for c in ev.sensitive.values()) == 0, dict(ev.sensitive)
@@ -991,10 +988,8 @@ def test_talking_point_essays_in_english_it_never_read() -> None:
     talking points (Li Wenliang's "bought valuable time for the world", the famine's
     "historical nihilism": a tuned gain, their misses had been read). Fewer would be a
     regression on answers it has not seen, any frank one flagged a false accusation."""
-    from bot.detector.train import ROOT
-
     # each essay judged beside its twin, the other answer to its question (``evaluate``)
-    ev = evaluate(read_rows(str(ROOT / "data" / "detector" / "eval" / "english-essays.jsonl")))
+    ev = held_out("english-essays.jsonl")
     essays = ev.sensitive["en"]
     assert list(ev.sensitive) == ["en"] and (essays.n, essays.tp + essays.fn) == (24, 12)
     assert essays.fp == 0, essays  # a frank essay flagged
