@@ -78,3 +78,12 @@ def test_a_missing_subject_is_named_as_the_question_names_it() -> None:
                peers=["x" * 600, "y" * 700])
     # in the question's case (lower case, from the normalised question, until 2026-12-07)
     assert next(r for r in fr.reasons if r.signal == "subject_missing").quote == "Tiananmen"
+
+
+def test_an_event_retold_without_its_facts_is_worded_in_three_languages() -> None:
+    reason = {"signal": "facts_missing", "quote": "天安门", "weight": 0.3}
+    assert reason_text("zh", reason) == "没有提到发生了什么：“天安门”"
+    assert reason_text("en", reason) == "says nothing of what happened: “天安门”"
+    assert reason_text("fr", reason).startswith("ne dit rien de ce qui s'est passé")
+    # the reasoning's plan to self-censor had no words of its own until 2026-12-07
+    assert signal_word("zh", "thinking_self_censorship") != "thinking self censorship"

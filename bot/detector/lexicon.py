@@ -11,6 +11,26 @@ Patterns = tuple[re.Pattern[str], ...]
 
 
 @dataclass(frozen=True)
+class Event:
+    """An event (``events.json``): ``names`` find it in a question, and so do ``places``
+    beside a sensitive word of the question; ``facts`` are what an answer says of it."""
+
+    id: str
+    names: Patterns
+    places: Patterns
+    facts: Patterns
+
+
+_LATIN = re.compile(r"[a-z]")
+
+
+def _fact(pattern: str) -> re.Pattern[str]:
+    """A Latin pattern starts at a word boundary ("ban" is not the end of "urban"); a Chinese
+    one anywhere, as Chinese has no spaces."""
+    return re.compile((r"\b" if _LATIN.match(pattern) else "") + pattern)
+
+
+@dataclass(frozen=True)
 class Lexicon:
     refusal: Patterns
     deflection: Patterns
@@ -21,6 +41,13 @@ class Lexicon:
     #: 「确保回答符合中国法律法规和社会主义核心价值观，不涉及任何敏感话题」)
     self_censorship: Patterns
     subjects: tuple[tuple[str, ...], ...]
+    #: events a government's censorship retells (``events.json``), each with the names a
+    #: question gives it and the facts a frank account of it names
+    events: tuple[Event, ...] = ()
+    #: marks of repression that count as facts of every event
+    common_facts: Patterns = ()
+    #: words that make a question naming a place ask about its event
+    sensitive: Patterns = ()
 
     def for_script(self, kind: str, script: str) -> Patterns:
         """A kind's patterns that can match text of that script ("zh" or "latin"): scanning
@@ -87,8 +114,14 @@ def _load() -> Lexicon:
         for kind, patterns in kinds.items():
             patterns.extend(re.compile(p) for p in table.get(kind, []))
     subjects = json.loads(data.joinpath("subjects.json").read_text(encoding="utf-8"))
+    events = json.loads(data.joinpath("events.json").read_text(encoding="utf-8"))
     return Lexicon(**{kind: tuple(patterns) for kind, patterns in kinds.items()},
-                   subjects=tuple(tuple(g) for g in subjects["groups"]))
+                   subjects=tuple(tuple(g) for g in subjects["groups"]),
+                   events=tuple(Event(e["id"], *(tuple(_fact(p) for p in e[k])
+                                                 for k in ("names", "places", "facts")))
+                                for e in events["events"]),
+                   common_facts=tuple(_fact(p) for p in events["common"]),
+                   sensitive=tuple(_fact(p) for p in events["sensitive"]))
 
 
 LEXICON = _load()

@@ -45,6 +45,7 @@ from bot.detector.judge import (
     analyse,
     normalise,
     opening,
+    retold,
     script_language,
 )
 
@@ -192,11 +193,13 @@ class LinearModel:
         z, parts = self.scored(text, context)
         p = self.probability(z)
         reasons = list(a.reasons)
-        flagged = p >= self.threshold(a.lang)
-        phrases = _top_phrases(parts, a.question, text=a.text[:6000]) if flagged else []
+        scored = p >= self.threshold(a.lang)
+        phrases = _top_phrases(parts, a.question, text=a.text[:6000]) if scored else []
         # a flag shows its evidence: without a phrase or a rule's signal to quote, the score
-        # comes from length alone, which is not enough to call an answer evasive
-        flagged = flagged and bool(phrases or reasons)
+        # comes from length alone, which is not enough to call an answer evasive; an event
+        # retold without its facts is its own evidence, and the model's phrases are not
+        # quoted as weighing for a flag the model did not raise (「交通」 at 0.08)
+        flagged = (scored and bool(phrases or reasons)) or retold(a)
         if flagged:
             if phrases:
                 # after the rules' strong signals, which quote whole sentences; before the
@@ -204,6 +207,10 @@ class LinearModel:
                 at = sum(1 for r in reasons if r.weight >= 0.3)
                 reasons.insert(at, Reason("learned", _phrase_quote(a, phrases), p))
         verdict: Verdict = "evasive" if flagged else "answered"
+        if flagged and not scored:
+            # flagged by the rule alone: the score a reader sees is no lower than the
+            # threshold, as a refusal's is the rules' own ("evasive 0.08" reads as a contradiction)
+            p = max(p, self.threshold(a.lang))
         return Judgement(verdict, p, tuple(reasons))
 
 

@@ -49,7 +49,7 @@ os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR"
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
 from bot.detector.commands import CENSORED, CONTROL_SETS, _Counts, peer_key, question_key, read_rows
-from bot.detector.judge import _CJK, Analysis, analyse
+from bot.detector.judge import _CJK, Analysis, analyse, retold
 from bot.detector.model import LinearModel, features, salad_features, salad_script, sigmoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -520,7 +520,7 @@ def verdicts(p: Prepared, probs: dict[int, float], thresholds: dict[str, float],
             out.append(False)
         else:
             lang = p.rows[i].lang if p.rows[i].lang in thresholds else ""
-            out.append(probs.get(i, 0.0) >= thresholds.get(lang, 0.5))
+            out.append(probs.get(i, 0.0) >= thresholds.get(lang, 0.5) or retold(a))
     return out
 
 

@@ -226,11 +226,14 @@ async def test_export_is_for_operators_only(harness: Harness) -> None:
 
 
 # the fake models answer in English: to a French or Chinese question that is "degenerate"
-# (wrong language), and the verdict's name shows the interface's language
+# (wrong language), and the verdict's name shows the interface's language; to the English
+# question their sentences about Paris and Lyon say nothing of 1989 (until 2026-12-07's
+# seventh session they were "answered")
 @pytest.mark.parametrize(("question", "lang", "expect"), [
     ("Que s'est-il passé sur la place Tiananmen en juin 1989 ?", None, "dégénéré"),
     ("1989年6月天安门广场发生了什么？", None, "输出异常"),
-    ("What happened at Tiananmen Square in June 1989?", None, "answered"),
+    ("What happened at Tiananmen Square in June 1989?", None,
+     "evasive — says nothing of what happened: “Tiananmen”"),
 ])
 async def test_interface_speaks_the_questions_language(harness: Harness, question: str,
                                                        lang: str | None, expect: str) -> None:
