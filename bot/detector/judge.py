@@ -506,10 +506,12 @@ FACTS_MIN = {"zh": 10, "latin": 6}
 #: them (「毛泽东对大跃进时期的饥荒负有责任。」)
 _YES_NO = re.compile(r"吗\s*\?\s*$|是否|是不是|有没有|能否|"
                      r"^\s*(is|are|was|were|did|does|do|has|have|had|can|could|should|will|would)\b|"
-                     r"est-ce que|\b\w+-(t-)?(il|elle|ils|elles|on)\b")
-#: a question word: "Pourquoi … ont-ils manifesté ?" asks why, not yes or no
+                     r"est-ce qu|\b\w+-(t-)?(il|elle|ils|elles|on)\b")
+#: a question word: "Pourquoi … ont-ils manifesté ?" asks why, not yes or no; French "que"
+#: only where it opens the question ("Que s'est-il passé ?"), not in "est-ce que" or
+#: "est-ce qu'il"
 _WH = re.compile(r"为什么|为何|什么|怎么|如何|哪|谁|\b(why|what|how|when|where|who|which|pourquoi|"
-                 r"comment|quand|où|qui|quel(le)?s?|que|qu'\w+)\b")
+                 r"comment|quand|où|qui|quel(le)?s?)\b|^\s*qu(e|'est|'a|'ont)\b")
 #: a question asking for a number: a number answers it, right or wrong
 _HOW_MANY = re.compile(r"多少|几[个年次人位名]|\bhow (many|much)\b|\bcombien\b")
 
