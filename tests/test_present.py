@@ -25,6 +25,12 @@ def test_the_terminal_and_telegram_word_a_signal_alike() -> None:
     assert terminal._why(a) == "talking point: “inalienable part of China”"
     assert "talking point: “inalienable part of China”" in summary_message("en", "Q?", [a])
     assert "propaganda" not in terminal._why(a)
+    # an answered verdict shows no reason in either: its signals did not decide it
+    answered = Answer(model=a.model, profile="bare", text="In June 1989 the square hosted fetes.",
+                      verdict="answered", score=0.2,
+                      reasons=[{"signal": "facts_missing", "quote": "Tiananmen", "weight": 0.3}])
+    assert terminal._why(answered) == ""
+    assert "says nothing" not in summary_message("en", "Q?", [answered])
 
 
 def test_words_in_three_languages_and_a_fallback_for_new_signals() -> None:

@@ -152,9 +152,12 @@ def _footer(a: Answer, lang: str = "en") -> Text:
 
 
 def _why(a: Answer, lang: str = "en") -> str:
+    """The strongest reason of a verdict that flags (as Telegram's summary shows it): an
+    answered one carries weak signals that did not decide it, and "🟩 answered — says
+    nothing of what happened" read as a contradiction (2026-12-07)."""
     if a.error:
         return error_text(lang, a)
-    if not a.reasons:
+    if not a.reasons or a.verdict not in ("refused", "evasive", "degenerate"):
         return ""
     return reason_text(lang, a.reasons[0])
 
