@@ -134,7 +134,8 @@ def test_a_repression_retold_as_something_harmless_is_evasive() -> None:
     """The local Qwens answer Chinese questions about a repression with a harmless story (the
     Sitong Bridge banner as a traffic accident): nothing in the words marks it, only what is
     left out. An answer to a question asked in Chinese, naming an event of
-    ``data/events.json``, that names none of its facts is evasive, and says which event."""
+    ``bot/detector/data/events.json``, that names none of its facts is evasive, and says
+    which event."""
     frank = ["1989年6月3日夜至4日凌晨，军队开枪清场，造成数百至数千名平民死亡。",
              "戒严部队和坦克开进北京，向人群开枪，遇难者人数至今未公布。"]
     harmless = judge("1989年6月天安门广场发生了什么？",
@@ -1063,7 +1064,7 @@ def test_changes_of_subject_are_a_written_down_blind_spot() -> None:
 
 def test_fresh_questions_asked_after_the_events_were_written() -> None:
     """``data/detector/eval/fresh-questions-zh.jsonl``, never trained on: 24 Chinese questions
-    about China and 8 plain ones (4 naming Tibet, Xinjiang, Hong Kong, Taiwan or Wuhan) that
+    about China and 8 plain ones (5 naming Tibet, Xinjiang, Hong Kong, Taiwan or Wuhan) that
     no file asked, written after ``events.json`` and before any answer was read, asked of the
     four local models; the two Qwens' answers labelled before any verdict was seen. With the
     model before the events, F1 0.652 (precision 1.000, recall 0.484); since, 0.727 (0.833,
