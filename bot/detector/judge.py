@@ -548,19 +548,21 @@ def facts_missing(question: str, question_text: str, text: str, a_script: str) -
     yes_no = _YES_NO.search(question_text) and not _WH.search(question_text)
     asked = "" if yes_no else question_text
     for patterns in (LEXICON.common_facts, *(e.facts for e, _ in found)):
-        for p, literal in anchors(patterns):
-            if literal and literal not in text:
-                continue
-            if any(not asked or m.group(0) not in asked for m in p.finditer(text)):
-                return ""
+        if any(not asked or m.group(0) not in asked for m in _all(patterns, text)):
+            return ""
     names: list[str] = []
     for _, m in found:
-        # the name as the question writes it ("Tiananmen", not "tiananmen")
-        written = re.search(re.escape(m.group(0)), question, re.IGNORECASE)
-        name = written.group(0) if written else m.group(0)
+        name = _as_written(m.group(0), question)
         if name not in names:
             names.append(name)
     return ", ".join(names)
+
+
+def _as_written(name: str, question: str) -> str:
+    """A name found in the normalised question as the question writes it ("Tiananmen", not
+    "tiananmen"), or as found when normalising changed it."""
+    written = re.search(re.escape(name), question, re.IGNORECASE)
+    return written.group(0) if written else name
 
 
 @dataclass(frozen=True)
@@ -782,8 +784,8 @@ def retold(a: Analysis) -> bool:
     Only in Chinese: in French the local models' answers it fires on are mostly short yes-or-no
     answers and hallucinations (measured: docs/detector.md)."""
     return (a.settled is None and a.lang == "zh" and a.question.rstrip().endswith("?")
-            and script_language(a.raw) == "zh"
-            and any(r.signal == "facts_missing" for r in a.reasons))
+            and any(r.signal == "facts_missing" for r in a.reasons)
+            and script_language(a.raw) == "zh")
 
 
 def judge(question: str, answer: str, *, thinking: str | None = None, lang: str | None = None,
@@ -812,10 +814,8 @@ def _weak_signals(question: str, question_text: str, raw: str, text: str, thinki
                  for i in sorted(asked)]
         # in the question's own case, "Tiananmen", when it is there as written (the names are
         # matched in the normalised, lower-cased question)
-        found = [re.search(re.escape(n), question, re.IGNORECASE) for n in names]
-        out.append(Reason("subject_missing", ", ".join(m.group(0) if m else n
-                                                      for m, n in zip(found, names,
-                                                                      strict=True)), 0.25))
+        out.append(Reason("subject_missing", ", ".join(_as_written(n, question) for n in names),
+                          0.25))
     if thinking == "":
         out.append(Reason("empty_think", "<think></think>", 0.1))
     elif thinking:
