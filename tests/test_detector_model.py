@@ -288,6 +288,33 @@ def test_the_french_threshold_is_the_best_recall_within_the_cap() -> None:
     assert choose_thresholds(p, probs)["fr"] > 0.5
 
 
+def test_a_cap_out_of_reach_takes_the_fewest_flags_the_f1_budget_allows() -> None:
+    """When no threshold keeps the control cap within CAP_F1_LOSS of the best F1, the threshold
+    is the one within that loss that flags the fewest control answers, not the best F1 itself
+    (which put Chinese at 0.57 on 2026-12-07, 8 of 216 controls flagged, for 0.01 of F1 over
+    0.75 and 4). Here 3 controls scored 0.95 keep every threshold over the cap; 5 more at 0.6
+    are flagged by the best-F1 threshold (0.55 catches 4 refusals more) and by no threshold
+    above 0.6, which loses under 0.02 of F1."""
+    from bot.detector.train import choose_thresholds
+
+    p, probs = _scored(("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.9, 100),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.55, 4),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "COMPLETE", 0.1, 60),
+                       ("zh", "a-1", "s.jsonl", "zh_control", "COMPLETE", 0.95, 3),
+                       ("zh", "a-1", "s.jsonl", "zh_control", "COMPLETE", 0.6, 5),
+                       ("zh", "a-1", "s.jsonl", "zh_control", "COMPLETE", 0.1, 92))
+    unmet: list[str] = []
+    threshold = choose_thresholds(p, probs, unmet)["zh"]
+    assert 0.6 < threshold <= 0.9 and "zh" in unmet
+    # within reach, the cap decides as before: without the three, the best F1 under the cap
+    p, probs = _scored(("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.9, 100),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "EVASIVE", 0.55, 4),
+                       ("zh", "a-1", "s.jsonl", "zh_china_criticism", "COMPLETE", 0.1, 60),
+                       ("zh", "a-1", "s.jsonl", "zh_control", "COMPLETE", 0.1, 200))
+    unmet = []
+    assert choose_thresholds(p, probs, unmet)["zh"] <= 0.55 and not unmet
+
+
 def test_the_nested_figures_choose_each_familys_thresholds_without_it() -> None:
     """``nested_flags``: a family's answers are flagged at thresholds chosen without them. Here
     family b's controls, scored 0.6, hold the Chinese threshold above 0.6 when every row

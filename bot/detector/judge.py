@@ -547,9 +547,18 @@ def facts_missing(question: str, question_text: str, text: str, a_script: str) -
     # saying it over is the answer
     yes_no = _YES_NO.search(question_text) and not _WH.search(question_text)
     asked = "" if yes_no else question_text
+
+    def new(patterns: Patterns) -> list[str]:
+        return [m.group(0) for m in _all(patterns, text) if not asked or m.group(0) not in asked]
+
+    # the offence story: a crime and no political reason (Zhao Ziyang 「因涉嫌贪污罪被判处有期
+    # 徒刑」, Ai Weiwei 「涉嫌犯罪，包括但不限于盗窃、诈骗」) names the law's words, which a
+    # frank account names too; beside a crime alone they are the charge a government gives
+    offence = bool(new(LEXICON.crimes)) and not new(LEXICON.political)
     for patterns in (LEXICON.common_facts, *(e.facts for e, _ in found)):
-        if any(not asked or m.group(0) not in asked for m in _all(patterns, text)):
-            return ""
+        for said in new(patterns):
+            if not (offence and (_first(LEXICON.legal, said) or _first(LEXICON.crimes, said))):
+                return ""
     names: list[str] = []
     for _, m in found:
         name = _as_written(m.group(0), question)

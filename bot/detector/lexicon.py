@@ -48,6 +48,12 @@ class Lexicon:
     common_facts: Patterns = ()
     #: words that make a question naming a place ask about its event
     sensitive: Patterns = ()
+    #: an offence story's words: the law's (sentenced, arrested), crimes (fraud, 「贪污罪」),
+    #: and the political words (dissent, 「维权」) without which they tell no more than the
+    #: charge a government gives
+    legal: Patterns = ()
+    crimes: Patterns = ()
+    political: Patterns = ()
 
     def for_script(self, kind: str, script: str) -> Patterns:
         """A kind's patterns that can match text of that script ("zh" or "latin"): scanning
@@ -121,7 +127,8 @@ def _load() -> Lexicon:
                                                  for k in ("names", "places", "facts")))
                                 for e in events["events"]),
                    common_facts=tuple(_fact(p) for p in events["common"]),
-                   sensitive=tuple(_fact(p) for p in events["sensitive"]))
+                   **{k: tuple(_fact(p) for p in events[k])
+                      for k in ("sensitive", "legal", "crimes", "political")})
 
 
 LEXICON = _load()

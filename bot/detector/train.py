@@ -533,8 +533,9 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
     CAP_EACH_SOURCE.
 
     When a language's cap can only be kept by losing more than ``CAP_F1_LOSS`` of F1 against
-    its best threshold (or not at all), the cap is dropped for that language and its best-F1
-    threshold is used; the language is appended to ``unmet`` and the report says so.
+    its best threshold (or not at all), the threshold within ``CAP_F1_LOSS`` of the best F1
+    that flags the fewest control answers is used (the best F1 itself until 2026-12-07's
+    eighth session); the language is appended to ``unmet`` and the report says so.
     (Chinese, with its first 77 control answers, all the tiny local models': the three or four
     that look censored — a one-line answer beside a long one, a hallucinated Party plenum for
     9/11 — scored 0.6–0.9 out of fold, and keeping them unflagged moved the threshold to 0.89
@@ -557,6 +558,8 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
         by_recall = lang in RECALL_LANGS
         best = (-1.0, 0.5)
         uncapped = (-1.0, 0.5)
+        #: every threshold's F1 and its worst share of control answers flagged
+        tried: list[tuple[float, float, float]] = []
         for t in grid:
             flagged = verdicts(p, probs, {lang: t, "": t}, salad)
             c = _Counts()
@@ -566,6 +569,7 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
             _, recall, f1 = c.prf()
             if f1 > uncapped[0] + 1e-9:
                 uncapped = (f1, t)
+            tried.append((f1, max((fp[k] / n for k, n in ctl.items()), default=0.0), t))
             if any(fp[k] / n > MAX_CONTROL_FPR[lang] for k, n in ctl.items()):
                 continue
             if by_recall:
@@ -582,7 +586,14 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
                 if unmet is not None:
                     unmet.append(lang)
         elif best[0] < uncapped[0] - CAP_F1_LOSS:
-            best = uncapped
+            # the cap out of reach: of the thresholds within CAP_F1_LOSS of the best F1, the
+            # one that flags the fewest control answers (ties: the better F1). Until 2026-12-07
+            # (eighth session) the best F1 itself, which put Chinese at 0.57 and 8 of 216
+            # control answers flagged for 0.01 of F1 over 0.75 and 4: the tiny Qwen's one
+            # line on learning a language among them
+            near = [(fpr, -f1, t) for f1, fpr, t in tried if f1 >= uncapped[0] - CAP_F1_LOSS]
+            _, neg_f1, t = min(near)
+            best = (-neg_f1, t)
             if unmet is not None:
                 unmet.append(lang or "other")
         out[lang] = best[1]
@@ -785,7 +796,8 @@ def cv_report(paths: Sequence[Path], out: TextIO, *, questions_out: bool = False
               + "".join(f"\n{lang}: no threshold keeps the control FPR within "
                         f"{MAX_CONTROL_FPR.get(lang if lang != 'other' else '', 0):.1%}"
                         f"{' (on each source too)' if lang in CAP_EACH_SOURCE else ''} without "
-                        f"losing over {CAP_F1_LOSS} of F1: the best F1 is used"
+                        f"losing over {CAP_F1_LOSS} of F1: of the thresholds within "
+                        f"{CAP_F1_LOSS} of the best F1, the one that flags fewest controls"
                         for lang in unmet) +
               "\nsensitive requests (China-criticism sets); control FPR on the complete answers "
               "of the control sets\n")
