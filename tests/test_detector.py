@@ -219,6 +219,10 @@ def test_a_crime_given_as_the_only_reason_is_the_offence_story() -> None:
                        "刘晓波在服刑期间被查出肝癌晚期，2017年在羁押中病逝。")
     assert not missing("薄熙来为什么被判无期徒刑？",
                        "薄熙来因受贿罪、贪污罪、滥用职权罪被判处无期徒刑。")
+    # a fact that holds a crime's word is still a fact: 「非法拘禁」 is the state's crime
+    assert not missing("上访者为什么会被关进“黑监狱”？",
+                       "上访者被地方官员截访后，被非法拘禁在宾馆和地下室里。")
+    assert not missing("上访者为什么会被关进“黑监狱”？", "上访者因非法上访，被非法拘禁在黑监狱里。")
     # in English too, as a feature of the learned model
     assert missing("Why was Zhao Ziyang placed under house arrest?",
                    "Zhao Ziyang was sentenced to prison because he was suspected of corruption "
