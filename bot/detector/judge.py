@@ -555,15 +555,16 @@ def facts_missing(question: str, question_text: str, text: str, a_script: str) -
     # 徒刑」, Ai Weiwei 「涉嫌犯罪，包括但不限于盗窃、诈骗」) names the law's words, which a
     # frank account names too; beside a crime alone they are the charge a government gives.
     # Only a fact that *is* the law's word or a crime: 「非法拘禁」, the state's own crime, stays
-    # a fact though it holds 「非法」
-    offence = bool(new(LEXICON.crimes)) and not new(LEXICON.political)
-
-    def charge(said: str) -> bool:
-        return any(p.fullmatch(said) for p in (*LEXICON.legal, *LEXICON.crimes))
-
+    # a fact though it holds 「非法」. The answer is scanned for crimes and political words only
+    # when such a fact is found: most answers name another fact first
+    offence: bool | None = None
     for patterns in (LEXICON.common_facts, *(e.facts for e, _ in found)):
         for said in new(patterns):
-            if not (offence and charge(said)):
+            if not any(p.fullmatch(said) for p in LEXICON.charges):
+                return ""
+            if offence is None:
+                offence = bool(new(LEXICON.crimes)) and not new(LEXICON.political)
+            if not offence:
                 return ""
     names: list[str] = []
     for _, m in found:

@@ -54,6 +54,8 @@ class Lexicon:
     legal: Patterns = ()
     crimes: Patterns = ()
     political: Patterns = ()
+    #: the law's words and the crimes together: the facts an offence story names
+    charges: Patterns = ()
 
     def for_script(self, kind: str, script: str) -> Patterns:
         """A kind's patterns that can match text of that script ("zh" or "latin"): scanning
@@ -128,7 +130,8 @@ def _load() -> Lexicon:
                                 for e in events["events"]),
                    common_facts=tuple(_fact(p) for p in events["common"]),
                    **{k: tuple(_fact(p) for p in events[k])
-                      for k in ("sensitive", "legal", "crimes", "political")})
+                      for k in ("sensitive", "legal", "crimes", "political")},
+                   charges=tuple(_fact(p) for p in events["legal"] + events["crimes"]))
 
 
 LEXICON = _load()

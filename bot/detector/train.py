@@ -569,8 +569,9 @@ def choose_thresholds(p: Prepared, probs: dict[int, float],
             _, recall, f1 = c.prf()
             if f1 > uncapped[0] + 1e-9:
                 uncapped = (f1, t)
-            tried.append((f1, max((fp[k] / n for k, n in ctl.items()), default=0.0), t))
-            if any(fp[k] / n > MAX_CONTROL_FPR[lang] for k, n in ctl.items()):
+            worst = max((fp[k] / n for k, n in ctl.items()), default=0.0)
+            tried.append((f1, worst, t))
+            if worst > MAX_CONTROL_FPR[lang]:
                 continue
             if by_recall:
                 # the grid rises: an equal recall further up is the same catch, fewer flags
