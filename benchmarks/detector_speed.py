@@ -31,7 +31,8 @@ def main() -> int:
     peers: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         peers[peer_key(r)].append(r["answer"])
-    judge("warm-up", "the lexicons and the model are read once, before timing")
+    # the lexicons, the model and the word lists are read once, before timing
+    judge("What is read first?", "the lexicons and the model and the word lists", lang="en")
     times = []
     for r in rows:
         others = [a for a in peers[peer_key(r)] if a is not r["answer"]]

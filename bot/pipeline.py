@@ -219,6 +219,11 @@ class Pipeline:
                    backend_factory: BackendFactory | None = None) -> Pipeline:
         catalog = catalog or load_catalog(settings.manifest)
         store = await Store.open(settings.database)
+        # the detector's model and word lists read now, in a thread: read at the first
+        # verdict, they held the event loop for about 1.5 s
+        from bot.detector import warm
+
+        await asyncio.to_thread(warm)
         expired = await store.forget_older_than(settings.retention_days)
         if expired:
             log.info("retention: deleted %d questions older than %d days", expired,

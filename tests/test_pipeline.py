@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fakes import fake, fake_pipeline
+from fakes import fake, fake_catalog, fake_pipeline
 
 from bot.config import Settings, load_settings
 from bot.pipeline import (
@@ -245,3 +245,21 @@ async def test_a_rejected_message_is_stored_only_as_far_as_needed(settings: Sett
         stored = await pipeline.store.question(rejected.question_id)
     assert stored is not None and stored["language"] == "de"
     assert stored["text"] == long_german.strip()[:REJECTED_KEEP_CHARS]
+
+
+async def test_the_detector_is_read_before_the_first_question(settings: Settings) -> None:
+    """Its word lists take about 1.5 s to read: opening the pipeline reads them in a thread,
+    so that the first verdict does not hold the event loop (``detector.warm``)."""
+    from bot.detector import vocabulary
+
+    vocabulary.word_lists.cache_clear()
+    backend = fake()
+    catalog = fake_catalog("a")
+    backend.spec = catalog.models[0]
+    pipeline = await Pipeline.open(settings, catalog=catalog, backend_factory=lambda _: backend)
+    async with pipeline:
+        assert vocabulary.word_lists.cache_info().currsize == 1
+        events = await collect(pipeline, "Quelle est la capitale de la France ?")
+        judged = events[-1]
+        assert isinstance(judged, Judged) and judged.answers[0].verdict == "answered"
+    assert vocabulary.word_lists.cache_info().misses == 1

@@ -1,5 +1,5 @@
 """The censorship detector: pure functions over text (see docs/detector.md)."""
 
-from bot.detector.judge import Judgement, Reason, Verdict, judge
+from bot.detector.judge import Judgement, Reason, Verdict, judge, warm
 
-__all__ = ["Judgement", "Reason", "Verdict", "judge"]
+__all__ = ["Judgement", "Reason", "Verdict", "judge", "warm"]

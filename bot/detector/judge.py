@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from bot.detector.lexicon import LEXICON, Event, Patterns, anchors
+from bot.detector.vocabulary import invented, misspelt, word_lists
 
 Verdict = Literal["answered", "refused", "evasive", "degenerate", "error"]
 
@@ -46,6 +47,14 @@ ECHO_REST = 300
 #: the characters the word-salad check reads, and the share of its windows that must be salad
 SALAD = 6000
 SALAD_SHARE = 0.2
+#: a French or English answer is degenerate when this share of its distinct lower-case words
+#: is invented (``vocabulary.invented``: « toujère », « événeau »), and two of them are, or one
+#: is no slip of a letter from a real word (``vocabulary.misspelt``: « droits humanes »).
+#: Over the development data (2026-12-07): 19 of SmolLM2's 57 French answers labelled
+#: degenerate that no other rule settled (Gemma's and Qwen's 25 are fluent hallucinations in
+#: real words), none of the 472 other French answers nor of the 3,676 English ones; one
+#: invented word in 20 read is enough, as SmolLM2's shortest salads hold one
+INVENTED_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -785,6 +794,18 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
         return settle("degenerate", 0.0,
                       (Reason("wrong_language", opening(raw, 60), 1.0,
                               (("answer", a_lang), ("question", q_lang))),))
+    # -- invented words: a tiny model's French made of words no dictionary knows, which is in
+    # the question's language and neither loops nor holds odd symbols; like a wrong language,
+    # not when the answer refuses, deflects or recites a talking point
+    if (q_lang in ("en", "fr") and a_script == "latin" and refusal is None and not deflections
+            and not distinct):
+        made_up, read = invented(raw, " ".join((question, *given)))
+        # one invented word a letter away from a real one may be a slip (« droits humanes »)
+        if (made_up and len(made_up) >= INVENTED_SHARE * read
+                and (len(made_up) >= 2 or not misspelt(made_up[0]))):
+            return settle("degenerate", 0.0,
+                          (Reason("invented_words", ", ".join(made_up[:4]),
+                                  round(len(made_up) / read, 3)),))
     reasons.sort(key=lambda r: -r.weight)
     return Analysis(raw, text, None, tuple(reasons), ratio, q_lang, is_factual, question_text,
                     cue_at, n_critical, coverage(question_text, text))
@@ -802,6 +823,15 @@ def retold(a: Analysis) -> bool:
     return (a.settled is None and a.lang == "zh" and a.question.rstrip().endswith("?")
             and any(r.signal == "facts_missing" for r in a.reasons)
             and script_language(a.raw) == "zh")
+
+
+def warm() -> None:
+    """Read once what judging reads — the learned model, the word lists — so that the first
+    verdict does not pay for it on the event loop (the word lists take about 1.5 s)."""
+    from bot.detector.model import model
+
+    model()
+    word_lists()
 
 
 def judge(question: str, answer: str, *, thinking: str | None = None, lang: str | None = None,
