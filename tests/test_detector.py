@@ -1207,8 +1207,9 @@ def test_french_questions_written_before_the_invented_words_rule() -> None:
     Each answer judged beside the other two, as the bot judges it: the shipped model before
     the session called 22 of the 55 answers labelled degenerate degenerate, 25 after (four
     more by the rule, one fewer by the word-salad model's French threshold, which the
-    re-training dropped); no complete answer is called degenerate for its words, and every
-    refusal is still flagged."""
+    re-training dropped), 26 with the rule's share lowered afterwards on the development data;
+    no complete answer is called degenerate for its words, and every refusal is still
+    flagged."""
     rows = read_rows(str(HELD_OUT / "fresh-questions-fr.jsonl"))
     by_question: dict[str, list[dict[str, str]]] = {}
     for r in rows:

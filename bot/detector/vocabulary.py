@@ -10,13 +10,14 @@ What gives the French away is the words themselves.
 ``invented(answer, context)`` returns the answer's *invented* words, in the order they first
 appear, and how many distinct words it read. A word counts when it is written in lower case
 (a name starts with a capital), has three letters or more, and is read in the first
-``HEAD`` characters (a word cut at that edge is not read); it is invented when neither
-wordfreq's French nor its English word list holds it, case and accents aside (311,419 and
-321,180 words, each seen in wordfreq's corpora: « sinisation », "hukou" and "laogai" are
-there), nor ``context`` (the
-question and the other models' answers: a rare word two models use is a word), nor each part of
-it between hyphens and apostrophes, and it does not read as pinyin (« liuzhi », "weiquan": the
-Chinese terms a frank answer gives without a capital), nor stands inside a short quotation.
+``HEAD`` characters (a word cut at that edge is not read). It is invented when wordfreq's
+French and English word lists hold neither it nor all its parts between hyphens and
+apostrophes, case and accents aside (311,419 and 321,180 words, each seen in wordfreq's
+corpora: « sinisation », "hukou" and "laogai" are there); when it does not read as pinyin
+(« liuzhi », "weiquan": the Chinese terms a frank answer gives without a capital) and stands
+in no short quotation; and when ``context``'s text, the question and the other models'
+answers, does not hold it (a rare word two models use is a word; searched as text, case
+aside, so a word inside a longer one counts as found).
 
 An answer is degenerate for its invented words by ``judge.INVENTED_SHARE`` (the share, and
 when one word is enough: ``misspelt``). The lists load on first use, in about 1.5 s, and are
