@@ -49,8 +49,8 @@ SALAD = 6000
 SALAD_SHARE = 0.2
 #: a French or English answer is degenerate when this share of its distinct lower-case words
 #: is invented (``vocabulary.invented``: « toujère », « événeau »), and two of them are, or one
-#: is no slip of a letter from a real word (``vocabulary.misspelt``: « droits humanes »).
-#: Over the development data (2026-12-07): 21 of SmolLM2's 57 French answers labelled
+#: is no slip of a letter from a common word (``vocabulary.misspelt``: « droits humanes »).
+#: Over the development data (2026-12-07): 23 of SmolLM2's 57 French answers labelled
 #: degenerate that no other rule settled (Gemma's and Qwen's 25 are fluent hallucinations in
 #: real words), none of the 472 other French answers nor of the 3,676 English ones. The
 #: lowest share that keeps it so: at 3%, 4 English answers (satire's coinages among them)
@@ -802,7 +802,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     if (q_lang in ("en", "fr") and a_script == "latin" and refusal is None and not deflections
             and not distinct):
         made_up, read = invented(raw, " ".join((question, *given)))
-        # one invented word a letter away from a real one may be a slip (« droits humanes »)
+        # one invented word a letter away from a common one may be a slip (« droits humanes »)
         if (made_up and len(made_up) >= INVENTED_SHARE * read
                 and (len(made_up) >= 2 or not misspelt(made_up[0]))):
             return settle("degenerate", 0.0,

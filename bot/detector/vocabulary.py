@@ -21,7 +21,8 @@ aside, so a word inside a longer one counts as found).
 
 An answer is degenerate for its invented words by ``judge.INVENTED_SHARE`` (the share, and
 when one word is enough: ``misspelt``). The lists load on first use, in about 1.5 s, and are
-kept as 4 MB of hashes (measured 2026-12-07, wordfreq 3.1.1). Nothing here raises on any text.
+kept as 4 MB of hashes, the common words' apart (measured 2026-12-07, wordfreq 3.1.1).
+Nothing here raises on any text.
 """
 
 from __future__ import annotations
@@ -53,23 +54,38 @@ _FOLD = str.maketrans("àâäáãåçéèêëíìîïñóòôöõúùûüýÿ", 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzœæ"
 
 
+#: a slip is of a common word: its correction is seen at least once in a million words
+#: (wordfreq's Zipf frequency 3: « humaines », 4.4; SmolLM2's « gilbertes » is a letter from
+#: the name « gilberte », 2.7, and « événaires » from « éventaires », 1.5, both spared as
+#: slips until 2026-12-07's ninth session)
+COMMON = 1e-6
+
+
 @lru_cache(maxsize=1)
-def word_lists() -> array[int]:
-    """The French and English lists' words, lower case and accents folded, as sorted hashes:
-    4 MB, where the lists themselves take 114 MB in memory (measured 2026-12-07)."""
+def word_lists() -> tuple[array[int], array[int]]:
+    """The French and English lists' words, lower case and accents folded, as sorted hashes
+    (4 MB, where the lists themselves take 114 MB in memory, measured 2026-12-07), and the
+    common ones (``COMMON``: 51,025 hashes)."""
     import wordfreq
 
-    hashes = sorted({hash(w.translate(_FOLD)) for lang in ("fr", "en")
-                     for w in wordfreq.iter_wordlist(lang, "large")})
-    # wordfreq keeps the lists it read in a cache of its own; Parallax reads them only here
+    every: set[int] = set()
+    common: set[int] = set()
+    for lang in ("fr", "en"):
+        for w, freq in wordfreq.get_frequency_dict(lang).items():
+            h = hash(w.translate(_FOLD))
+            every.add(h)
+            if freq >= COMMON:
+                common.add(h)
+    # wordfreq keeps the lists it read in caches of its own; Parallax reads them only here
+    wordfreq.get_frequency_dict.cache_clear()
     wordfreq.get_frequency_list.cache_clear()
-    return array("q", hashes)
+    return array("q", sorted(every)), array("q", sorted(common))
 
 
-def _listed(word: str) -> bool:
-    """``word`` (lower case, accents folded) in the lists; two words whose hashes collide
-    have about one chance in 10^13 per look-up."""
-    hashes = word_lists()
+def _listed(word: str, common: bool = False) -> bool:
+    """``word`` (lower case, accents folded) in the lists (``common``: among their common
+    words); two words whose hashes collide have about one chance in 10^13 per look-up."""
+    hashes = word_lists()[common]
     h = hash(word)
     i = bisect_left(hashes, h)
     return i < len(hashes) and hashes[i] == h
@@ -84,14 +100,15 @@ def _known(word: str) -> bool:
 
 
 def misspelt(word: str) -> bool:
-    """One letter added, dropped, changed or swapped from a listed word: « humanes » for
-    « humaines ». A real model's slip, or a tiny model's invention that happens to fall near a
-    word (SmolLM2's « débutats »): one such word alone is no evidence of either."""
+    """One letter added, dropped, changed or swapped from a common word (``COMMON``):
+    « humanes » for « humaines ». A real model's slip, or a tiny model's invention that
+    happens to fall near a word (SmolLM2's « débutats », « débutants »): one such word alone
+    is no evidence of either."""
     w = word.lower().translate(_FOLD)
     if len(w) < 4:
         return False
     splits = [(w[:i], w[i:]) for i in range(len(w) + 1)]
-    return any(_listed(x) for x in (
+    return any(_listed(x, common=True) for x in (
         *(a + b[1:] for a, b in splits if b),
         *(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1),
         *(a + c + b[1:] for a, b in splits if b for c in _LETTERS),
