@@ -801,7 +801,7 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
     # not when the answer refuses, deflects or recites a talking point
     if (q_lang in ("en", "fr") and a_script == "latin" and refusal is None and not deflections
             and not distinct):
-        made_up, read = invented(raw, " ".join((question, *given)))
+        made_up, read = invented(raw, (question, *given))
         # one invented word a letter away from a common one may be a slip (« droits humanes »)
         if (made_up and len(made_up) >= INVENTED_SHARE * read
                 and (len(made_up) >= 2 or not misspelt(made_up[0]))):

@@ -30,10 +30,13 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
+from collections.abc import Sequence
 from functools import lru_cache
 
-#: characters of the answer read: where the learned model reads too (features.TEXT_HEAD)
-HEAD = 3000
+from bot.detector.features import TEXT_HEAD
+
+#: characters of the answer read: where the learned model reads too
+HEAD = TEXT_HEAD
 
 _WORD = re.compile(r"[a-zà-ÿœæ]+(?:['’-][a-zà-ÿœæ]+)*", re.IGNORECASE)
 #: a French elision opens a word: « l'éternode » is "éternode", « jusqu'à » is "à"
@@ -115,9 +118,10 @@ def misspelt(word: str) -> bool:
         *(a + c + b for a, b in splits for c in _LETTERS)))
 
 
-def invented(answer: str, context: str = "") -> tuple[list[str], int]:
+def invented(answer: str, context: Sequence[str] = ()) -> tuple[list[str], int]:
     """The invented words of ``answer`` as written (first seen first) and how many distinct
-    lower-case words were read; ``context``: the question and the peers' answers."""
+    lower-case words were read; ``context``: the question and the peers' answers, joined
+    only when a word the lists do not hold is looked for there."""
     body = answer[:HEAD]
     # quotations blanked, not cut out, so that positions still count from the start
     words = list(_WORD.finditer(_QUOTED.sub(lambda q: " " * len(q.group(0)), body)))
@@ -143,7 +147,7 @@ def invented(answer: str, context: str = "") -> tuple[list[str], int]:
         if len(parts) > 1 and all(_known(part) for part in parts):
             continue
         if around is None:
-            around = context.lower()
+            around = " ".join(context).lower()
         if word.lower() in around or all(_known(part) or part.lower() in around
                                          for part in parts):
             continue
