@@ -53,7 +53,12 @@ async def test_probe_is_for_operators_and_posts_the_map(tmp_path: Path) -> None:
         assert len(rows) == 8 and {r["source"] for r in rows} == {"probe"}
         assert all(r["user_ref"] is None and r["chat_ref"] is None for r in rows)
 
-        # the same /probe again: nothing left to ask, the map is posted again
+        # the same /probe again: nothing left to ask, the map is posted again. Once the probe
+        # has ended: the test server keeps the map before it answers the upload, and a /probe
+        # read before that answer is told "already running" (so it was, on 2026-12-08, two
+        # runs in two; CI failed on it)
+        task = h.app.bot_data["probe"]  # type: ignore[attr-defined]
+        await h.until(task.done)
         h.api.send_text(OPERATOR, OPERATOR, "/probe en geography")
         await h.until(lambda: len(h.api.documents) == 2, timeout=60)
         assert len(await h.pipeline.store.recent_questions(50)) == 8
