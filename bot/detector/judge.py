@@ -93,7 +93,6 @@ class Judgement:
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_CJK_PARTS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[^\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[A-Za-zÀ-ÿ]")
 _WORDS = re.compile(r"\w+", re.UNICODE)
 #: short quoted spans: a talking point in quotes is mentioned, not used
@@ -121,6 +120,15 @@ def normalise(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = _SPACES.sub(" ", _TAGS.sub(" ", text))
     return _SPACE_PUNCT.sub(r"\1", text).lower()
+
+
+@lru_cache(maxsize=2048)
+def normalised(text: str) -> str:
+    """``normalise``, remembered: judging N answers to a question normalises the question N
+    times, and each Chinese answer twice more, as itself and as a peer the word-salad model
+    reads (``model.incoherent_peer``). The cache holds texts already in memory, as
+    ``degenerate_peer``'s does."""
+    return normalise(text)
 
 
 def _raw_at(raw: str, at: int, end: bool = False) -> int:
@@ -341,28 +349,41 @@ def word_salad(text: str, size: int = 40, step: int = 20) -> tuple[float, str]:
     return (bad / n if bad >= min(2, n) else 0.0), first
 
 
+#: a unit: one Chinese character, or a run of other word characters (letters, digits)
+_UNIT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[^\W\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
 def _units(text: str) -> list[str]:
     """Words, and each Chinese character as one (a word that holds Chinese characters is
     split into them and its runs of other letters and digits: 「1989年天安门」 is 1989, 年, 天,
-    安, 门; until 2026-12-02 a run that began with a digit stayed one unit)."""
-    units: list[str] = []
-    for w in _WORDS.findall(text):
-        if _CJK.search(w):
-            units.extend(_CJK_PARTS.findall(w))
-        else:
-            units.append(w)
-    return units
+    安, 门; until 2026-12-02 a run that began with a digit stayed one unit). One scan: until
+    2026-12-08 the words were found first, then each searched for Chinese characters. The
+    units are the same on 17,196 texts, every data file's answers as written and normalised;
+    ``loop_share`` on them took 4.5–4.7 s before this and ``_repeated``, 3.4–3.6 s after."""
+    return _UNIT.findall(text)
+
+
+def _repeated(units: list[str], n: int) -> float:
+    """Share of the units' n-grams that are repeats; 0 when there are fewer than 8 n-grams'
+    worth of units."""
+    if len(units) < n * 8:
+        return 0.0
+    # the n-grams as tuples zipped from n shifted views, which end where the shortest does,
+    # at the last whole gram: slicing a tuple out for each gram cost twice as much
+    grams = len(units) - n + 1
+    return 1.0 - len(set(zip(*(units[i:] for i in range(n)), strict=False))) / grams
+
+
+def _gram_size(sample: str, units: list[str]) -> int:
+    """6-grams for Chinese (a unit is a character), 4-grams for words."""
+    return 6 if len(_CJK.findall(sample)) > len(units) / 2 else 4
 
 
 def repetition(text: str) -> float:
     """Share of repeated n-grams: 0 for varied text, near 1 for a loop."""
     sample = text[:LOOP]
     units = _units(sample)
-    n = 6 if len(_CJK.findall(sample)) > len(units) / 2 else 4
-    if len(units) < n * 8:
-        return 0.0
-    grams = [tuple(units[i:i + n]) for i in range(len(units) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams)
+    return _repeated(units, _gram_size(sample, units))
 
 
 _DIGITS = re.compile(r"\d+")
@@ -370,13 +391,17 @@ _DIGITS = re.compile(r"\d+")
 
 def loop_share(text: str) -> float:
     """The share of repeated n-grams when the answer loops (``repetition`` past LOOP_SHARE,
-    or past NUMBERED_LOOP_SHARE with its numbers all read as one), else 0."""
-    rep = repetition(text)
+    or past NUMBERED_LOOP_SHARE with its numbers all read as one), else 0. The text with its
+    numbers read as one has as many units and Chinese characters: the gram size found once
+    serves both."""
+    sample = text[:LOOP]
+    units = _units(sample)
+    n = _gram_size(sample, units)
+    rep = _repeated(units, n)
     if rep > LOOP_SHARE:
         return rep
-    sample = text[:LOOP]
     if _DIGITS.search(sample):
-        numbered = repetition(_DIGITS.sub("0", sample))
+        numbered = _repeated(_units(_DIGITS.sub("0", sample)), n)
         if numbered > NUMBERED_LOOP_SHARE:
             return numbered
     return 0.0
@@ -675,8 +700,8 @@ def analyse(question: str, answer: str, *, thinking: str | None = None, lang: st
             empty.append(Reason("empty_think", "<think></think>", 0.1))
         j = Judgement("degenerate", 0.0, tuple(empty))
         return Analysis(raw, "", j, j.reasons, None, q_lang)
-    text = normalise(raw[:BODY])  # nothing reads further; a 100,000-character answer stays cheap
-    question_text = normalise(question)
+    text = normalised(raw[:BODY])  # nothing reads further; a 100,000-character answer stays cheap
+    question_text = normalised(question)
     head = text[:HEAD]
     body = text[:BODY]
     reasons: list[Reason] = []
