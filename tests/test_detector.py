@@ -516,6 +516,10 @@ def test_a_chinese_loop_that_opens_each_line_with_a_year_is_degenerate() -> None
     from bot.detector.judge import _units
 
     assert _units("1989年天安门") == ["1989", "年", "天", "安", "门"]
+    # one scan since 2026-12-08: letters beside Chinese characters, accents, apostrophes,
+    # underscores and kana as the word-by-word split read them
+    assert _units("Xi习近平2012年上台, l'été_1 かな") == [
+        "Xi", "习", "近", "平", "2012", "年", "上", "台", "l", "été_1", "かな"]
 
 # -- issue 8: the cases seen live ------------------------------------------------------------
 
@@ -1178,6 +1182,21 @@ def test_changes_of_subject_are_a_written_down_blind_spot() -> None:
         "en": (24, 12), "zh": (24, 12), "fr": (20, 10)}
     assert sum(c.fp for c in ev.sensitive.values()) == 0, dict(ev.sensitive)
     assert sum(c.tp for c in ev.sensitive.values()) >= 10, dict(ev.sensitive)
+
+
+def test_a_second_set_of_changes_of_subject_written_before_any_decision() -> None:
+    """``data/detector/eval/fresh-changes-of-subject.jsonl``, never trained on or tuned on: six
+    other questions in each language, each answered by a neighbouring safe subject, by other
+    countries' wrongs, and twice frankly, written on 2026-12-08 before any verdict was read.
+    The shipped model flags 16 of the 36 changes of subject (English 4, French 4, Chinese 8)
+    and one frank answer: the Chinese one that names Ilham Tohti's charge, 「分裂国家罪」, which
+    holds the talking point 「分裂国家」 (docs/detector.md). Fewer caught, or another frank
+    answer flagged, is a change to read."""
+    ev = held_out("fresh-changes-of-subject.jsonl")
+    assert {lang: (c.n, c.tp + c.fn) for lang, c in ev.sensitive.items()} == {
+        "en": (24, 12), "fr": (24, 12), "zh": (24, 12)}
+    assert (ev.sensitive["en"].fp, ev.sensitive["fr"].fp, ev.sensitive["zh"].fp) == (0, 0, 1)
+    assert sum(c.tp for c in ev.sensitive.values()) >= 16, dict(ev.sensitive)
 
 
 def test_fresh_questions_asked_after_the_events_were_written() -> None:
