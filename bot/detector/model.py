@@ -43,7 +43,7 @@ from bot.detector.judge import (
     Verdict,
     _quote,
     analyse,
-    normalised,
+    normalise,
     opening,
     retold,
     script_language,
@@ -347,7 +347,7 @@ def incoherent_peer(question: str, peer: str, lang: str) -> bool:
     # 20 ms, became 55 on 2026-12-06), and most peers are not salad
     if not m.judges_salad(lang):
         return False
-    if not m.is_salad(lang, m.salad_score(lang, text_features(normalised(peer.strip()[:BODY])))):
+    if not m.is_salad(lang, m.salad_score(lang, text_features(normalise(peer.strip()[:BODY])))):
         return False
     a = analyse(question, peer, lang=lang)
     return a.settled is None and m.incoherent(a, features(a)[0]) is not None
