@@ -379,21 +379,14 @@ def _gram_size(sample: str, units: list[str]) -> int:
     return 6 if len(_CJK.findall(sample)) > len(units) / 2 else 4
 
 
-def repetition(text: str) -> float:
-    """Share of repeated n-grams: 0 for varied text, near 1 for a loop."""
-    sample = text[:LOOP]
-    units = _units(sample)
-    return _repeated(units, _gram_size(sample, units))
-
-
 _DIGITS = re.compile(r"\d+")
 
 
 def loop_share(text: str) -> float:
-    """The share of repeated n-grams when the answer loops (``repetition`` past LOOP_SHARE,
-    or past NUMBERED_LOOP_SHARE with its numbers all read as one), else 0. The text with its
-    numbers read as one has as many units and Chinese characters: the gram size found once
-    serves both."""
+    """The share of repeated n-grams (0 for varied text, near 1 for a loop) when the answer
+    loops (past LOOP_SHARE, or past NUMBERED_LOOP_SHARE with its numbers all read as one),
+    else 0. The text with its numbers read as one has as many units and Chinese characters:
+    the gram size found once serves both."""
     sample = text[:LOOP]
     units = _units(sample)
     n = _gram_size(sample, units)
